@@ -1,0 +1,89 @@
+/*
+ * bus.h - the nng message bus: the broker (in callixod) and the client
+ * (one per plugin instance, and one for the core itself).
+ *
+ * Topology (see docs/architecture.md):
+ *   events:   clients PUSH -> broker PULL "publish"; broker PUB "events"
+ *             -> clients SUB. The topic is the envelope's type, sent as
+ *             "<type>\0<json>" so SUB prefix matching works on types.
+ *   services: each serving client listens REP on svc/<name>; callers dial
+ *             it with a REQ socket and one context per request.
+ *   policy:   broker SURVEYOR on "policy"; policy clients dial it with
+ *             RESPONDENT sockets and answer {"plugin","verdict","reason"}.
+ * Every address exists as inproc://callixo/<...> and, when the broker has
+ * an ipc directory, as ipc://<dir>/<...>.sock for process-isolated
+ * plugins. An in-process caller tries the inproc service first.
+ */
+#ifndef CXI_BUS_H
+#define CXI_BUS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+#include <callixo/bus.h>
+
+/* ---- envelope ---- */
+
+/* Builds an envelope; steals data (NULL = {}). */
+json_t *cxi_env_new(const char *type, const char *account, json_t *data);
+/* Encodes "<type>\0<json>" into a malloc'd buffer. */
+int cxi_env_encode(const json_t *env, char **buf, size_t *len);
+/* Decodes a wire message; returns a new envelope or NULL with a reason. */
+json_t *cxi_env_decode(const void *buf, size_t len, char *why, size_t wl);
+/* A borrowed view of an envelope. Returns -1 if malformed. */
+int cxi_env_view(const json_t *env, cx_msg *out);
+
+/* ---- broker ---- */
+
+typedef struct cxi_bus cxi_bus;
+
+typedef struct cxi_bus_stats {
+	uint64_t events_in;      /* publishes received by the broker */
+	uint64_t events_out;     /* events forwarded to subscribers */
+	uint64_t surveys;
+	uint64_t survey_denies;
+	uint64_t survey_timeouts;
+} cxi_bus_stats;
+
+/* Opens the broker. ipc_dir may be NULL (inproc only); when given, the
+ * ipc endpoints are created there with mode 0600. `ns` keeps several
+ * brokers apart in one process (tests); "" for the default. */
+int cxi_bus_open(cxi_bus **out, const char *ns, const char *ipc_dir);
+void cxi_bus_close(cxi_bus *bus);
+const char *cxi_bus_ns(const cxi_bus *bus);
+const char *cxi_bus_ipc_dir(const cxi_bus *bus);
+void cxi_bus_stats_get(cxi_bus *bus, cxi_bus_stats *out);
+
+/* A policy question. Deny wins; any name in `required` that does not
+ * answer before the deadline counts as deny. *n_answers, when not NULL,
+ * gets how many modules answered. */
+cx_verdict cxi_bus_survey(cxi_bus *bus, const char *type,
+    const char *account, json_t *data, int deadline_ms,
+    const char *const *required, size_t n_required, size_t *n_answers,
+    char *reason, size_t reason_len);
+
+/* ---- client ---- */
+
+typedef struct cxi_bus_client cxi_bus_client;
+
+/* Connects a participant named `name` to the broker of namespace `ns`.
+ * ipc_dir NULL: inproc; otherwise connect over ipc (plugin host). */
+int cxi_bus_client_open(cxi_bus_client **out, const char *name,
+    const char *ns, const char *ipc_dir);
+/* Stops every subscription, service and policy answer, waits for running
+ * callbacks to return, and frees. */
+void cxi_bus_client_close(cxi_bus_client *c);
+/* Drops subscriptions, service and policy handlers, keeps publishing. */
+void cxi_bus_client_quiesce(cxi_bus_client *c);
+
+cx_err cxi_bus_publish(cxi_bus_client *c, const char *type,
+    const char *account, json_t *data);
+cx_err cxi_bus_subscribe(cxi_bus_client *c, const char *topic,
+    cx_event_fn fn, void *arg);
+cx_err cxi_bus_call(cxi_bus_client *c, const char *service,
+    const char *type, const char *account, json_t *data, int timeout_ms,
+    json_t **reply);
+cx_err cxi_bus_serve(cxi_bus_client *c, cx_service_fn fn, void *arg);
+cx_err cxi_bus_answer_policy(cxi_bus_client *c, cx_policy_fn fn, void *arg);
+
+#endif

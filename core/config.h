@@ -1,0 +1,80 @@
+/*
+ * config.h - the daemon configuration (conf/callixo.yaml).
+ *
+ * Loading is all-or-nothing: the file is parsed, every key is checked,
+ * every enabled plugin's settings are validated against the schema its
+ * descriptor declares, and either a complete cxi_config comes back or
+ * nothing does, with every problem listed as file:line:column. A reload
+ * builds a new cxi_config the same way and swaps it in only when whole.
+ */
+#ifndef CXI_CONFIG_H
+#define CXI_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <jansson.h>
+#include <callixo/host.h>
+#include <callixo/plugin.h>
+#include "errlist.h"
+#include "log.h"
+#include "yamltree.h"
+
+typedef enum cxi_isolation {
+	CXI_ISO_INPROC = 0,
+	CXI_ISO_PROCESS = 1,
+} cxi_isolation;
+
+typedef struct cxi_plugin_conf {
+	char *name;
+	cx_plugin_kind kind;
+	char *path;      /* resolved: given, or <plugin_dir>/<name>.so */
+	bool enabled;
+	bool required;
+	cxi_isolation isolation;
+	json_t *settings; /* validated, defaults applied (NULL until then) */
+	size_t line, col; /* position of the list item, for messages */
+} cxi_plugin_conf;
+
+typedef struct cxi_config {
+	char *file;
+	char *listen;        /* server.listen, e.g. http://127.0.0.1:8080 */
+	char *tls_cert;      /* server.tls.cert, or NULL */
+	char *tls_key;       /* server.tls.key, or NULL */
+	size_t max_body;     /* server.max_body_bytes */
+	int request_timeout_ms; /* server.request_timeout */
+	int shutdown_grace_ms;  /* server.shutdown_grace */
+	char *data_dir;
+	cx_log_level log_level;
+	cxi_log_format log_format;
+	char *admin_socket;  /* admin.socket, a filesystem path */
+	char *plugin_dir;
+	size_t n_plugins;
+	cxi_plugin_conf *plugins;
+} cxi_config;
+
+/* Reads the descriptor of the plugin at `path` without running any of its
+ * code, for schema validation; implemented by the loader. Returns 0 or
+ * writes a reason into `why`. */
+typedef int (*cxi_schema_fn)(void *arg, const char *path,
+    const cx_plugin **desc, char *why, size_t whylen);
+
+/* Parses and validates `path`. When schema_fn is non-NULL, each enabled
+ * plugin's settings are validated against its descriptor. Returns NULL
+ * with every problem in errs. */
+cxi_config *cxi_config_load(const char *path, cxi_schema_fn schema_fn,
+    void *schema_arg, cxi_errlist *errs);
+void cxi_config_free(cxi_config *cfg);
+
+const cxi_plugin_conf *cxi_config_plugin(const cxi_config *cfg,
+    const char *name);
+
+/* Checks a `settings:` node against a declared schema and builds the
+ * JSON object handed to init. `node` may be NULL (no settings given).
+ * Also used by the test kit. */
+json_t *cxi_settings_validate(const char *file, const cxi_ynode *node,
+    size_t line, size_t col, const char *plugin, const cx_setting *schema,
+    cxi_errlist *errs);
+/* The settings with every secret value replaced by "***", for logs. */
+json_t *cxi_settings_redacted(const json_t *settings, const cx_setting *schema);
+
+#endif
