@@ -23,6 +23,7 @@
 #include <callixo/bus.h>
 #include <callixo/error.h>
 #include <callixo/http.h>
+#include <callixo/version.h>
 
 #ifdef __cplusplus
 extern "C" {
