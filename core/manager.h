@@ -1,0 +1,81 @@
+/*
+ * manager.h - plugin instances and their lifecycle.
+ *
+ * The manager owns every running instance, in start order. Applying a
+ * config diffs it against what runs: new instances are loaded and started,
+ * removed or disabled ones are stopped (reverse order) and unloaded,
+ * changed ones are reconfigured or restarted. All lifecycle calls come
+ * from one thread (the daemon's main loop); the instance table is also
+ * read by the admin and metrics threads under the manager's lock.
+ */
+#ifndef CXI_MANAGER_H
+#define CXI_MANAGER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <jansson.h>
+#include "bus.h"
+#include "config.h"
+#include "http.h"
+
+typedef struct cxi_manager cxi_manager;
+
+typedef struct cxi_manager_opts {
+	cxi_bus *bus;
+	const char *bus_ns;
+	cxi_http *http;        /* NULL in the test kit without HTTP */
+	const char *data_dir;
+	const char *ipc_dir;   /* bus ipc endpoints, for isolated plugins */
+	const char *plugin_host; /* path of callixo-plugin-host */
+	int hello_timeout_ms;  /* wait for an isolated plugin to come up */
+} cxi_manager_opts;
+
+/* What one apply did, for the reload log line and callixoctl. */
+typedef struct cxi_apply_report {
+	json_t *started, *stopped, *reconfigured, *restarted, *failed;
+} cxi_apply_report;
+
+int cxi_manager_new(cxi_manager **out, const cxi_manager_opts *opts);
+/* Stops everything (reverse start order) and frees. */
+void cxi_manager_free(cxi_manager *m);
+
+/* Makes the running set match cfg. Returns 0, or -1 when a required
+ * plugin could not start (its log line is already written; the caller
+ * decides whether that is fatal). `report` may be NULL. */
+int cxi_manager_apply(cxi_manager *m, const cxi_config *cfg,
+    cxi_apply_report *report);
+void cxi_apply_report_init(cxi_apply_report *r);
+void cxi_apply_report_clear(cxi_apply_report *r);
+json_t *cxi_apply_report_json(const cxi_apply_report *r);
+
+/* Runtime enable/disable (not saved to the config). */
+int cxi_manager_set_enabled(cxi_manager *m, const cxi_config *cfg,
+    const char *name, bool enabled, char *why, size_t whylen);
+
+/* Stops every instance in reverse start order. */
+void cxi_manager_stop_all(cxi_manager *m);
+
+/* Array of {name, kind, version, state, isolation, required, error, pid,
+ * restarts}. */
+json_t *cxi_manager_list(cxi_manager *m);
+/* Every required plugin is running. */
+bool cxi_manager_ready(cxi_manager *m);
+/* Some enabled plugin is not running. */
+bool cxi_manager_degraded(cxi_manager *m);
+/* Appends Prometheus lines for plugin states. */
+void cxi_manager_metrics(void *m, char **buf, size_t *len, size_t *cap);
+
+/* Asks every policy module; required policy plugins that stay silent
+ * count as deny. */
+cx_verdict cxi_manager_survey(cxi_manager *m, const char *type,
+    const char *account, json_t *data, int deadline_ms, char *reason,
+    size_t reason_len);
+
+/* Publishes an event as the core; steals data. */
+void cxi_manager_publish(cxi_manager *m, const char *type, json_t *data);
+
+/* Serves the core's own bus service ("core"): isolated plugins announce
+ * themselves here. */
+cx_err cxi_manager_core_service(void *m, const cx_msg *req, json_t **reply);
+
+#endif
