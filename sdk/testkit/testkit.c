@@ -17,14 +17,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <nng/nng.h>
-#include <nng/supplemental/http/http.h>
-
 #include <callixo/testkit.h>
 
 #include "bus.h"
 #include "config.h"
 #include "http.h"
+#include "httpc.h"
 #include "loader.h"
 #include "manager.h"
 
@@ -419,63 +417,11 @@ cx_testkit_http(cx_testkit *tk, const char *method, const char *path,
     int *status, char **body, size_t *body_len)
 {
 	char url[1024];
-	nng_url *u = NULL;
-	nng_http_client *cli = NULL;
-	nng_http_req *req = NULL;
-	nng_http_res *res = NULL;
-	nng_aio *aio = NULL;
-	cx_err rv = CX_EIO;
 	snprintf(url, sizeof(url), "%s%s", cxi_http_url(tk->http), path);
-	if (nng_url_parse(&u, url) != 0 || nng_http_client_alloc(&cli, u) != 0 ||
-	    nng_http_req_alloc(&req, u) != 0 || nng_http_res_alloc(&res) != 0 ||
-	    nng_aio_alloc(&aio, NULL, NULL) != 0 ||
-	    nng_http_req_set_method(req, method) != 0) {
-		goto out;
+	if (cxi_httpc_do(method, url, headers, req_body, req_len, status,
+	        body, body_len) != 0) {
+		set_err(tk, "HTTP %s %s failed", method, path);
+		return (CX_EIO);
 	}
-	for (size_t i = 0; headers != NULL && headers[i] != NULL; i++) {
-		char name[128];
-		const char *colon = strchr(headers[i], ':');
-		if (colon == NULL || (size_t) (colon - headers[i]) >= sizeof(name)) {
-			rv = CX_EINVAL;
-			goto out;
-		}
-		memcpy(name, headers[i], (size_t) (colon - headers[i]));
-		name[colon - headers[i]] = '\0';
-		const char *v = colon + 1 + strspn(colon + 1, " ");
-		if (nng_http_req_set_header(req, name, v) != 0) {
-			goto out;
-		}
-	}
-	if (req_len > 0 && nng_http_req_copy_data(req, req_body, req_len) != 0) {
-		goto out;
-	}
-	nng_aio_set_timeout(aio, 10000);
-	nng_http_client_transact(cli, req, res, aio);
-	nng_aio_wait(aio);
-	if (nng_aio_result(aio) != 0) {
-		set_err(tk, "HTTP %s %s: %s", method, path,
-		    nng_strerror(nng_aio_result(aio)));
-		goto out;
-	}
-	void *data;
-	size_t len;
-	nng_http_res_get_data(res, &data, &len);
-	*status = nng_http_res_get_status(res);
-	if ((*body = malloc(len + 1)) == NULL) {
-		rv = CX_ENOMEM;
-		goto out;
-	}
-	memcpy(*body, data, len);
-	(*body)[len] = '\0';
-	if (body_len != NULL) {
-		*body_len = len;
-	}
-	rv = CX_OK;
-out:
-	nng_aio_free(aio);
-	nng_http_res_free(res);
-	nng_http_req_free(req);
-	nng_http_client_free(cli);
-	nng_url_free(u);
-	return (rv);
+	return (CX_OK);
 }
