@@ -1,0 +1,71 @@
+# lib.sh - helpers for the integration scripts: assertions, free ports,
+# starting and stopping callixod. Sourced, never run.
+set -u
+BUILD=${CALLIXO_BUILD_ROOT:?CALLIXO_BUILD_ROOT not set}
+SRC=${CALLIXO_SOURCE_ROOT:?CALLIXO_SOURCE_ROOT not set}
+CALLIXOD=$BUILD/core/callixod
+CTL=$BUILD/core/callixoctl
+PY=/usr/bin/python3
+fails=0
+checks=0
+TMP=$(mktemp -d /tmp/cxit.XXXXXX)
+DPID=
+cleanup() {
+	[ -n "$DPID" ] && kill -KILL "$DPID" 2>/dev/null
+	[ -n "${NPID:-}" ] && kill "$NPID" 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+ok() { checks=$((checks + 1)); echo "ok - $1"; }
+not_ok() { checks=$((checks + 1)); fails=$((fails + 1)); echo "not ok - $1"; }
+check() { # check "description" command...
+	local d=$1; shift
+	if "$@" >/dev/null 2>&1; then ok "$d"; else not_ok "$d"; fi
+}
+contains() { grep -qF -- "$2" <<<"$1"; }
+file_contains() { grep -qF -- "$2" "$1"; }
+finish() {
+	echo "# $checks checks, $fails failed"
+	[ "$fails" = 0 ]
+}
+
+free_port() {
+	$PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# wait_for FILE TEXT [SECONDS]
+wait_for() {
+	local n=$(( ${3:-15} * 10 ))
+	for _ in $(seq 1 "$n"); do
+		grep -qF -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# count_of FILE TEXT
+count_of() { grep -cF -- "$2" "$1" 2>/dev/null || true; }
+
+http() { # http METHOD URL [BODY] -> prints "STATUS BODY"
+	local m=$1 u=$2 b=${3:-}
+	curl -s -o "$TMP/body" -w '%{http_code}' -X "$m" ${b:+--data-binary "$b"} "$u"
+	echo " $(cat "$TMP/body")"
+}
+
+start_daemon() { # start_daemon CONFIG LOG
+	"$CALLIXOD" -c "$1" 2>"$2" &
+	DPID=$!
+}
+
+stop_daemon() { # stop_daemon -> sets RC
+	kill -TERM "$DPID"
+	local i
+	for i in $(seq 1 150); do
+		kill -0 "$DPID" 2>/dev/null || break
+		sleep 0.1
+	done
+	wait "$DPID"
+	RC=$?
+	DPID=
+}
