@@ -1,0 +1,23 @@
+#!/bin/bash
+# out_of_tree.sh - installs the SDK into a staging root, copies the hello
+# example somewhere outside the source tree, builds it with pkg-config
+# alone, and runs its test-kit unit test against the installed kit.
+set -euo pipefail
+BUILD=${CALLIXO_BUILD_ROOT:?} SRC=${CALLIXO_SOURCE_ROOT:?}
+TMP=$(mktemp -d /tmp/cxsdk.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+meson install -C "$BUILD" --destdir "$TMP/stage" --no-rebuild --quiet
+pcdir=$(dirname "$(find "$TMP/stage" -name callixo-sdk.pc | head -1)")
+libdir=$(dirname "$(find "$TMP/stage" -name 'libcallixo-testkit.so' | head -1)")
+export PKG_CONFIG_SYSROOT_DIR=$TMP/stage PKG_CONFIG_PATH=$pcdir
+export LD_LIBRARY_PATH=$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+cp -r "$SRC/sdk/examples/hello" "$TMP/hello"
+extra=
+[ "${CALLIXO_SANITIZE:-0}" = 1 ] && extra="-fsanitize=address,undefined -fno-omit-frame-pointer"
+echo "abi_version=$(pkg-config --variable=abi_version callixo-sdk)"
+echo "plugindir=$(pkg-config --variable=plugindir callixo-sdk)"
+make -C "$TMP/hello" CFLAGS="-O1 -g $extra" check
+# The plugin is installable where the SDK says plugins go.
+make -C "$TMP/hello" DESTDIR="$TMP/inst" install
+test -f "$TMP/inst$(pkg-config --variable=plugindir callixo-sdk | sed "s#^$TMP/stage##")/hello.so"
+echo "out-of-tree build and test: ok"
