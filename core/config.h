@@ -34,7 +34,8 @@ typedef struct cxi_plugin_conf {
 	json_t *settings; /* validated, defaults applied (NULL until then) */
 	size_t line, col; /* position of the list item, for messages */
 	/* Added: the raw `settings:` block (owned copy, or NULL when not
-	 * given), so the loader can validate later with the descriptor. */
+	 * given), so the loader can validate later with the descriptor.
+	 * Its own line/col are those of the `settings` key. */
 	cxi_ynode *settings_yaml;
 	/* Added: JSON array of top-level settings keys whose value came
 	 * from a *_file (secret), or NULL; filled with `settings`. */

@@ -154,6 +154,15 @@ plugin_item(cxi_cctx *cc, const cxi_config *cfg, const cxi_ynode *item,
 	    NULL) {
 		CXI_CERR(cc, 0, 0, "out of memory");
 		bad++;
+	} else if (rv > 0) {
+		/* Problems with the block as a whole (a missing required
+		 * key) point at the `settings:` key itself. */
+		for (size_t i = 0; i < item->n; i++) {
+			if (strcmp(item->keys[i], "settings") == 0) {
+				pc->settings_yaml->line = item->key_line[i];
+				pc->settings_yaml->col = item->key_col[i];
+			}
+		}
 	}
 	return (bad);
 }
