@@ -33,6 +33,14 @@ typedef struct cxi_plugin_conf {
 	cxi_isolation isolation;
 	json_t *settings; /* validated, defaults applied (NULL until then) */
 	size_t line, col; /* position of the list item, for messages */
+	/* Added: the raw `settings:` block (owned copy, or NULL when not
+	 * given), so the loader can validate later with the descriptor.
+	 * Its own line/col are those of the `settings` key. */
+	cxi_ynode *settings_yaml;
+	/* Added: JSON array of top-level settings keys whose value came
+	 * from a *_file (secret), or NULL; filled with `settings`. */
+	json_t *file_keys;
+	size_t kind_line, kind_col; /* Added: position of `kind:` value */
 } cxi_plugin_conf;
 
 typedef struct cxi_config {
@@ -60,10 +68,23 @@ typedef int (*cxi_schema_fn)(void *arg, const char *path,
 
 /* Parses and validates `path`. When schema_fn is non-NULL, each enabled
  * plugin's settings are validated against its descriptor. Returns NULL
- * with every problem in errs. */
+ * with every problem in errs. Every relative path in the file (data_dir,
+ * plugin_dir, plugins[].path, admin.socket, *_file) is relative to the
+ * directory of `path`. */
 cxi_config *cxi_config_load(const char *path, cxi_schema_fn schema_fn,
     void *schema_arg, cxi_errlist *errs);
+/* Added: the same from a buffer (the embedded default, fuzzing). `file`
+ * names it in messages; "<...>" names resolve relative paths against the
+ * working directory. */
+cxi_config *cxi_config_parse(const char *file, const char *text, size_t len,
+    cxi_schema_fn schema_fn, void *schema_arg, cxi_errlist *errs);
 void cxi_config_free(cxi_config *cfg);
+
+/* Added: checks one plugin against its descriptor: the kind must match,
+ * then its settings_yaml is validated (cxi_settings_validate_desc) and
+ * pc->settings / pc->file_keys replaced. Returns 0, or -1 with errors. */
+int cxi_config_plugin_check(const cxi_config *cfg, cxi_plugin_conf *pc,
+    const cx_plugin *desc, cxi_errlist *errs);
 
 const cxi_plugin_conf *cxi_config_plugin(const cxi_config *cfg,
     const char *name);
@@ -74,7 +95,21 @@ const cxi_plugin_conf *cxi_config_plugin(const cxi_config *cfg,
 json_t *cxi_settings_validate(const char *file, const cxi_ynode *node,
     size_t line, size_t col, const char *plugin, const cx_setting *schema,
     cxi_errlist *errs);
-/* The settings with every secret value replaced by "***", for logs. */
+/* Added: as above, with the schema taken from a descriptor (NULL table
+ * = no settings), then desc->validate run on the result. *file_keys (if
+ * not NULL) receives the array of keys whose values came from *_file. */
+json_t *cxi_settings_validate_desc(const char *file, const cxi_ynode *node,
+    size_t line, size_t col, const char *plugin, const cx_plugin *desc,
+    json_t **file_keys, cxi_errlist *errs);
+/* The settings with every secret value replaced by "***", for logs. A
+ * null secret stays null (it shows "not set", not the value). */
 json_t *cxi_settings_redacted(const json_t *settings, const cx_setting *schema);
+/* Added: also redacts the keys listed in `file_keys` (may be NULL). */
+json_t *cxi_settings_redacted_keys(const json_t *settings,
+    const cx_setting *schema, const json_t *file_keys);
+/* Added: 0 when every entry has a key, a type, a non-empty description,
+ * ENUM choices and min <= max, with no key twice; else -1 and why. */
+int cxi_settings_schema_check(const cx_setting *schema, char *why,
+    size_t whylen);
 
 #endif
