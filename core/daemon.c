@@ -275,6 +275,25 @@ run_job(cxd *d, const char *cmd, const json_t *args)
 	}
 	bool en = strcmp(cmd, "enable") == 0;
 	char why[512];
+	const cxi_plugin_conf *pc = cxi_config_plugin(d->cfg, name);
+	if (en && pc != NULL && pc->settings == NULL) {
+		/* Disabled in the file, so its settings were never checked:
+		 * validate them now, exactly as a reload would. */
+		const cx_plugin *desc;
+		cxi_errlist errs = {0};
+		if (cxi_module_cache_schema(d->cache, pc->path, &desc, why,
+		        sizeof(why)) != 0) {
+			return (cxi_admin_fail("plugin '%s' (%s): %s", name,
+			    pc->path, why));
+		}
+		if (cxi_config_plugin_check(d->cfg, (cxi_plugin_conf *) pc,
+		        desc, &errs) != 0) {
+			json_t *r = cxi_admin_fail("plugin '%s': %s", name,
+			    errs.n ? errs.msgs[0] : "invalid settings");
+			cxi_errlist_clear(&errs);
+			return (r);
+		}
+	}
 	if (cxi_manager_set_enabled(d->mgr, d->cfg, name, en, why,
 	        sizeof(why)) != 0) {
 		return (cxi_admin_fail("%s", why));

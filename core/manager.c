@@ -282,9 +282,7 @@ cxi_manager_set_enabled(cxi_manager *m, const cxi_config *cfg,
 		return (-1);
 	}
 	if (pc == NULL || pc->settings == NULL) {
-		snprintf(why, whylen,
-		    "plugin '%s' is disabled in the config file; set enabled: "
-		    "true there and reload, so its settings are validated",
+		snprintf(why, whylen, "plugin '%s' has no validated settings",
 		    name);
 		return (-1);
 	}

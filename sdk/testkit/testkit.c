@@ -182,19 +182,11 @@ validate(cx_testkit *tk, const char *yaml)
 			goto fail;
 		}
 	}
-	json_t *s = cxi_settings_validate("settings", root, 1, 1,
-	    tk->desc->name, tk->desc->settings, &errs);
+	json_t *s = cxi_settings_validate_desc("settings", root, 1, 1,
+	    tk->desc->name, tk->desc, NULL, &errs);
 	if (s == NULL || errs.n > 0) {
 		json_decref(s);
 		goto fail;
-	}
-	char why[512] = "";
-	if (tk->desc->validate != NULL &&
-	    tk->desc->validate(s, why, sizeof(why)) != CX_OK) {
-		json_decref(s);
-		set_err(tk, "settings: plugin '%s': %s", tk->desc->name, why);
-		cxi_ynode_free(root);
-		return (NULL);
 	}
 	cxi_ynode_free(root);
 	return (s);

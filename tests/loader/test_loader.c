@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +82,48 @@ test_good_descriptor(void **state)
 		assert_non_null(s->description);
 	}
 	cxi_module_close(m);
+}
+
+/* Every shipped plugin documents every setting (style: "a test fails on
+ * any undescribed key"), and its schema is well formed. */
+static void
+test_schemas_documented(void **state)
+{
+	(void) state;
+	char dir[4200], p[4400], why[512];
+	const char *b = getenv("CALLIXO_BUILD_ROOT");
+	snprintf(dir, sizeof(dir), "%s/plugins", b);
+	DIR *d = opendir(dir);
+	assert_non_null(d);
+	struct dirent *e;
+	int seen = 0;
+	while ((e = readdir(d)) != NULL) {
+		size_t n = strlen(e->d_name);
+		if (n < 4 || strcmp(e->d_name + n - 3, ".so") != 0) {
+			continue;
+		}
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		cxi_module *m;
+		assert_int_equal(cxi_module_open(p, &m, why, sizeof(why)), 0);
+		if (cxi_settings_schema_check(cxi_module_desc(m)->settings, why,
+		        sizeof(why)) != 0) {
+			fail_msg("%s: %s", p, why);
+		}
+		cxi_module_close(m);
+		seen++;
+	}
+	closedir(d);
+	assert_true(seen > 0);
+	const char *extra[] = {"lifecycle", "hello"};
+	for (size_t i = 0; i < 2; i++) {
+		cxi_module *m;
+		plugin_path(p, sizeof(p), extra[i]);
+		assert_int_equal(cxi_module_open(p, &m, why, sizeof(why)), 0);
+		assert_int_equal(cxi_settings_schema_check(
+		                     cxi_module_desc(m)->settings, why, sizeof(why)),
+		    0);
+		cxi_module_close(m);
+	}
 }
 
 /* A core in miniature: bus, HTTP on an ephemeral port, manager. */
@@ -375,6 +418,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_refusals),
 	    cmocka_unit_test(test_good_descriptor),
+	    cmocka_unit_test(test_schemas_documented),
 	    cmocka_unit_test(test_lifecycle_inproc),
 	    cmocka_unit_test(test_stop_order),
 	    cmocka_unit_test(test_failures),
