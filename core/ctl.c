@@ -165,7 +165,11 @@ show_plugins(const json_t *r)
 		}
 	}
 	for (size_t c = 0; c < NCOLS; c++) {
-		printf(c + 1 < NCOLS ? "%-*s  " : "%s\n", w[c], heads[c]);
+		if (c + 1 < NCOLS) {
+			printf("%-*s  ", w[c], heads[c]);
+		} else {
+			printf("%s\n", heads[c]);
+		}
 	}
 	json_array_foreach(r, i, p) {
 		for (size_t c = 0; c < NCOLS; c++) {
