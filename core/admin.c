@@ -8,6 +8,7 @@
 #include "admin.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -224,6 +225,42 @@ unix_addr(const char *path, struct sockaddr_un *sa)
 	return (0);
 }
 
+/* Completes the SP handshake on a connected probe before it is closed.
+ * nng 1.5.2 (Debian 12) has a bug (nanomsg/nng#1518, fixed upstream in
+ * #1519) where a peer disconnecting during negotiation leaves the
+ * listener accepting nothing ever again: a bare connect-and-close probe
+ * would wedge the very daemon it found. So the probe introduces itself
+ * as a REQ peer and waits for the listener's header, after which its
+ * close is an ordinary pipe close. Bounded by a timeout so a foreign,
+ * silent listener cannot hang the check. */
+static void
+sp_handshake(int fd)
+{
+	/* "\0SP\0", protocol 0x30 (req0) big-endian, two reserved bytes. */
+	static const unsigned char hdr[8] = { 0, 'S', 'P', 0, 0x00, 0x30, 0,
+		0 };
+	if (send(fd, hdr, sizeof(hdr), MSG_NOSIGNAL) != (ssize_t)sizeof(hdr)) {
+		return;
+	}
+	unsigned char peer[8];
+	size_t got = 0;
+	while (got < sizeof(peer)) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		int rv = poll(&pfd, 1, 1000);
+		if (rv < 0 && errno == EINTR) {
+			continue;
+		}
+		if (rv <= 0) {
+			return;
+		}
+		ssize_t n = recv(fd, peer + got, sizeof(peer) - got, 0);
+		if (n <= 0) {
+			return;
+		}
+		got += (size_t)n;
+	}
+}
+
 /* 1 if something accepts connections on the socket file, 0 if not
  * (stale file), -1 on an unexpected error (errno set). A raw connect is
  * used rather than an nng dial so a foreign listener that never speaks
@@ -242,10 +279,12 @@ socket_is_live(const char *path)
 	}
 	int rv = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
 	int err = errno;
-	close(fd);
 	if (rv == 0) {
+		sp_handshake(fd);
+		close(fd);
 		return (1);
 	}
+	close(fd);
 	if (err == ECONNREFUSED || err == ENOENT) {
 		return (0);
 	}

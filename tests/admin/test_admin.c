@@ -298,8 +298,10 @@ test_in_use(void **state)
 
 	/* The first daemon is unharmed. */
 	json_t *reply = NULL;
-	assert_int_equal(cxi_admin_request(sock_path, "status", NULL, 2000,
-	    &reply, why, sizeof(why)), 0);
+	if (cxi_admin_request(sock_path, "status", NULL, 2000, &reply, why,
+	    sizeof(why)) != 0) {
+		fail_msg("request after refused start: %s", why);
+	}
 	json_decref(reply);
 	cxi_admin_stop(a);
 }
