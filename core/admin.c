@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <nng/nng.h>
@@ -30,6 +31,8 @@
 /* A request is a short JSON object; anything bigger is a mistake or an
  * attack, and nng drops it before it is ever buffered whole. */
 #define ADMIN_MAX_REQUEST (64 * 1024)
+/* Idle time after which the loop checks its own listener is healthy. */
+#define ADMIN_WATCHDOG_MS 2000
 
 struct cxi_admin {
 	nng_socket sock;
@@ -37,6 +40,13 @@ struct cxi_admin {
 	cxi_admin_fn fn;
 	void *arg;
 	char *path;
+	char *url;
+	nng_listener l;
+	pthread_mutex_t mtx; /* guards pipes_added */
+	pthread_cond_t cv;
+	unsigned long pipes_added;
+	int listening;
+	int sync_init;
 	/* Identity of the socket file we created, so stop never removes a
 	 * file a later daemon put in its place. */
 	dev_t dev;
@@ -188,6 +198,8 @@ send_reply(nng_socket s, json_t *reply)
 	free(text);
 }
 
+static void admin_watchdog(cxi_admin *a);
+
 static void *
 admin_loop(void *p)
 {
@@ -198,6 +210,10 @@ admin_loop(void *p)
 		int rv = nng_recv(a->sock, &buf, &len, NNG_FLAG_ALLOC);
 		if (rv == NNG_ECLOSED) {
 			break;
+		}
+		if (rv == NNG_ETIMEDOUT) {
+			admin_watchdog(a);
+			continue;
 		}
 		if (rv != 0) {
 			/* Transient (e.g. an oversized message was
@@ -233,14 +249,14 @@ unix_addr(const char *path, struct sockaddr_un *sa)
  * as a REQ peer and waits for the listener's header, after which its
  * close is an ordinary pipe close. Bounded by a timeout so a foreign,
  * silent listener cannot hang the check. */
-static void
+static int
 sp_handshake(int fd)
 {
 	/* "\0SP\0", protocol 0x30 (req0) big-endian, two reserved bytes. */
 	static const unsigned char hdr[8] = { 0, 'S', 'P', 0, 0x00, 0x30, 0,
 		0 };
 	if (send(fd, hdr, sizeof(hdr), MSG_NOSIGNAL) != (ssize_t)sizeof(hdr)) {
-		return;
+		return (0);
 	}
 	unsigned char peer[8];
 	size_t got = 0;
@@ -251,22 +267,24 @@ sp_handshake(int fd)
 			continue;
 		}
 		if (rv <= 0) {
-			return;
+			return (0);
 		}
 		ssize_t n = recv(fd, peer + got, sizeof(peer) - got, 0);
 		if (n <= 0) {
-			return;
+			return (0);
 		}
 		got += (size_t)n;
 	}
+	return (memcmp(peer, hdr, 4) == 0);
 }
 
-/* 1 if something accepts connections on the socket file, 0 if not
- * (stale file), -1 on an unexpected error (errno set). A raw connect is
- * used rather than an nng dial so a foreign listener that never speaks
- * SP cannot make the check hang. */
+/* Probes the socket file: 0 nothing listens (absent or stale file),
+ * 1 something accepted the connection but did not answer as an SP peer,
+ * 2 a working SP listener answered, -1 unexpected error (errno set). A
+ * raw connect is used rather than an nng dial so a foreign listener that
+ * never speaks SP cannot make the check hang. */
 static int
-socket_is_live(const char *path)
+probe_socket(const char *path)
 {
 	struct sockaddr_un sa;
 	if (unix_addr(path, &sa) != 0) {
@@ -280,9 +298,9 @@ socket_is_live(const char *path)
 	int rv = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
 	int err = errno;
 	if (rv == 0) {
-		sp_handshake(fd);
+		int answered = sp_handshake(fd);
 		close(fd);
-		return (1);
+		return (answered ? 2 : 1);
 	}
 	close(fd);
 	if (err == ECONNREFUSED || err == ENOENT) {
@@ -290,6 +308,129 @@ socket_is_live(const char *path)
 	}
 	errno = err;
 	return (-1);
+}
+
+/* Creates and starts the listener; records the socket file's identity. */
+static int
+admin_listen(cxi_admin *a)
+{
+	int rv;
+	if ((rv = nng_listener_create(&a->l, a->sock, a->url)) != 0) {
+		return (rv);
+	}
+	if ((rv = nng_listener_set_int(a->l, NNG_OPT_IPC_PERMISSIONS,
+	    0600)) != 0 || (rv = nng_listener_start(a->l, 0)) != 0) {
+		nng_listener_close(a->l);
+		return (rv);
+	}
+	struct stat st;
+	a->have_ino = 0;
+	if (lstat(a->path, &st) == 0) {
+		a->dev = st.st_dev;
+		a->ino = st.st_ino;
+		a->have_ino = 1;
+	}
+	a->listening = 1;
+	return (0);
+}
+
+/* Removes the socket file if it is still the one we created. */
+static void
+admin_unlink(cxi_admin *a)
+{
+	struct stat st;
+	if (a->have_ino && lstat(a->path, &st) == 0 && st.st_dev == a->dev &&
+	    st.st_ino == a->ino) {
+		(void)unlink(a->path);
+	}
+	a->have_ino = 0;
+}
+
+/* Counts pipes the socket takes on, for the watchdog. */
+static void
+pipe_added(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	(void)p;
+	(void)ev;
+	cxi_admin *a = arg;
+	pthread_mutex_lock(&a->mtx);
+	a->pipes_added++;
+	pthread_cond_broadcast(&a->cv);
+	pthread_mutex_unlock(&a->mtx);
+}
+
+/* Whether a fresh connection gets all the way to the socket. In the
+ * nng#1518 wedge the transport still completes handshakes but never
+ * hands the pipe over, so only the pipe event tells. */
+static int
+listener_accepts(cxi_admin *a)
+{
+	pthread_mutex_lock(&a->mtx);
+	unsigned long before = a->pipes_added;
+	pthread_mutex_unlock(&a->mtx);
+	if (probe_socket(a->path) != 2) {
+		return (0);
+	}
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 1;
+	pthread_mutex_lock(&a->mtx);
+	while (a->pipes_added == before) {
+		if (pthread_cond_timedwait(&a->cv, &a->mtx, &until) ==
+		    ETIMEDOUT) {
+			break;
+		}
+	}
+	int ok = a->pipes_added != before;
+	pthread_mutex_unlock(&a->mtx);
+	return (ok);
+}
+
+/* Runs when the socket has been idle for a while: if our own listener
+ * no longer takes connections (the nng#1518 wedge, caused by any local
+ * client disconnecting mid-negotiation) or its file was removed, replace
+ * it, so the admin socket heals itself instead of staying dead until
+ * the daemon restarts. */
+static void
+admin_watchdog(cxi_admin *a)
+{
+	if (a->listening) {
+		struct stat st;
+		int missing = lstat(a->path, &st) != 0;
+		int replaced = !missing && (!a->have_ino ||
+		    st.st_dev != a->dev || st.st_ino != a->ino);
+		if (!missing && !replaced && listener_accepts(a)) {
+			return;
+		}
+		nng_listener_close(a->l);
+		a->listening = 0;
+		if (replaced) {
+			/* Another process owns that path now; do not
+			 * fight it over the file. */
+			a->have_ino = 0;
+			return;
+		}
+		/* nng removes the ipc file itself when a listener goes
+		 * away, but from its reaper thread, i.e. possibly after a
+		 * new listener has bound the same path. Wait for that
+		 * removal so it cannot take the new socket file with it. */
+		for (int i = 0; i < 100 && a->have_ino; i++) {
+			if (lstat(a->path, &st) != 0 || st.st_dev != a->dev ||
+			    st.st_ino != a->ino) {
+				a->have_ino = 0;
+				break;
+			}
+			usleep(10 * 1000);
+		}
+		admin_unlink(a);
+	}
+	/* On failure (e.g. socket closing) the next idle period retries,
+	 * unless another process has taken the path meanwhile. */
+	struct stat st;
+	if (lstat(a->path, &st) == 0) {
+		return;
+	}
+	(void)admin_listen(a);
 }
 
 int
@@ -315,8 +456,8 @@ cxi_admin_start(cxi_admin **out, const char *socket_path, cxi_admin_fn fn,
 			    "not a socket", socket_path);
 			return (-1);
 		}
-		int live = socket_is_live(socket_path);
-		if (live == 1) {
+		int live = probe_socket(socket_path);
+		if (live > 0) {
 			snprintf(why, whylen, "admin socket %s in use by a "
 			    "running daemon", socket_path);
 			return (-1);
@@ -338,54 +479,61 @@ cxi_admin_start(cxi_admin **out, const char *socket_path, cxi_admin_fn fn,
 	}
 
 	cxi_admin *a = calloc(1, sizeof(*a));
-	char *url = NULL;
 	if (a == NULL || (a->path = strdup(socket_path)) == NULL ||
-	    asprintf(&url, "ipc://%s", socket_path) < 0) {
-		url = NULL;
+	    asprintf(&a->url, "ipc://%s", socket_path) < 0) {
+		if (a != NULL) {
+			a->url = NULL;
+		}
 		snprintf(why, whylen, "out of memory");
 		goto fail_mem;
 	}
 	a->fn = fn;
 	a->arg = arg;
+	int rv = pthread_mutex_init(&a->mtx, NULL);
+	if (rv != 0) {
+		snprintf(why, whylen, "admin: %s", strerror(rv));
+		goto fail_mem;
+	}
+	if ((rv = pthread_cond_init(&a->cv, NULL)) != 0) {
+		pthread_mutex_destroy(&a->mtx);
+		snprintf(why, whylen, "admin: %s", strerror(rv));
+		goto fail_mem;
+	}
+	a->sync_init = 1;
 
-	int rv = nng_rep0_open(&a->sock);
+	rv = nng_rep0_open(&a->sock);
 	if (rv != 0) {
 		snprintf(why, whylen, "admin socket: %s", nng_strerror(rv));
 		goto fail_mem;
 	}
-	nng_listener l;
-	if ((rv = nng_socket_set_size(a->sock, NNG_OPT_RECVMAXSZ,
+	if ((rv = nng_pipe_notify(a->sock, NNG_PIPE_EV_ADD_PRE, pipe_added,
+	    a)) != 0 ||
+	    (rv = nng_socket_set_size(a->sock, NNG_OPT_RECVMAXSZ,
 	    ADMIN_MAX_REQUEST)) != 0 ||
-	    (rv = nng_listener_create(&l, a->sock, url)) != 0 ||
-	    (rv = nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS,
-	    0600)) != 0 ||
-	    (rv = nng_listener_start(l, 0)) != 0) {
+	    (rv = nng_socket_set_ms(a->sock, NNG_OPT_RECVTIMEO,
+	    ADMIN_WATCHDOG_MS)) != 0 ||
+	    (rv = admin_listen(a)) != 0) {
 		snprintf(why, whylen, "cannot listen on admin socket %s: %s",
 		    socket_path, nng_strerror(rv));
 		goto fail_sock;
 	}
-	if (lstat(socket_path, &st) == 0) {
-		a->dev = st.st_dev;
-		a->ino = st.st_ino;
-		a->have_ino = 1;
-	}
 	if ((rv = pthread_create(&a->thread, NULL, admin_loop, a)) != 0) {
 		snprintf(why, whylen, "admin thread: %s", strerror(rv));
-		goto fail_listening;
+		goto fail_sock;
 	}
-	free(url);
 	*out = a;
 	return (0);
 
-fail_listening:
-	nng_close(a->sock);
-	(void)unlink(socket_path);
-	goto fail_mem;
 fail_sock:
 	nng_close(a->sock);
+	admin_unlink(a);
 fail_mem:
-	free(url);
 	if (a != NULL) {
+		if (a->sync_init) {
+			pthread_cond_destroy(&a->cv);
+			pthread_mutex_destroy(&a->mtx);
+		}
+		free(a->url);
 		free(a->path);
 		free(a);
 	}
@@ -401,11 +549,10 @@ cxi_admin_stop(cxi_admin *a)
 	/* Closing wakes the blocked nng_recv with NNG_ECLOSED. */
 	nng_close(a->sock);
 	pthread_join(a->thread, NULL);
-	struct stat st;
-	if (a->have_ino && lstat(a->path, &st) == 0 && st.st_dev == a->dev &&
-	    st.st_ino == a->ino) {
-		(void)unlink(a->path);
-	}
+	admin_unlink(a);
+	pthread_cond_destroy(&a->cv);
+	pthread_mutex_destroy(&a->mtx);
+	free(a->url);
 	free(a->path);
 	free(a);
 }
