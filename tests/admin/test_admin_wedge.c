@@ -24,10 +24,12 @@
 
 #include "admin.h"
 
-const char *__lsan_default_suppressions(void);
+/* Read by LeakSanitizer at exit when built with -Dsanitize=true; must
+ * be visible to the sanitizer runtime despite -fvisibility=hidden. */
+__attribute__((visibility("default"))) const char *
+__lsan_default_suppressions(void);
 
-/* Read by LeakSanitizer at exit when built with -Dsanitize=true. */
-const char *
+__attribute__((visibility("default"))) const char *
 __lsan_default_suppressions(void)
 {
 	return ("leak:libnng.so\n");
@@ -77,13 +79,17 @@ test_wedge_recovers(void **state)
 	for (int round = 0; round < 3; round++) {
 		rude_client(path);
 		int ok = 0;
-		for (int i = 0; i < 10 && !ok; i++) {
+		/* While the listener is being replaced the file is briefly
+		 * absent, which a client reads as "not running": retry. */
+		for (int i = 0; i < 20 && !ok; i++) {
 			json_t *reply = NULL;
 			if (cxi_admin_request(path, "status", NULL, 1000,
 			    &reply, why, sizeof(why)) == 0) {
 				ok = json_is_true(json_object_get(reply,
 				    "ok"));
 				json_decref(reply);
+			} else {
+				usleep(500 * 1000);
 			}
 		}
 		if (!ok) {
