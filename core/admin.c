@@ -216,8 +216,10 @@ admin_loop(void *p)
 			continue;
 		}
 		if (rv != 0) {
-			/* Transient (e.g. an oversized message was
-			 * dropped): keep serving. */
+			/* Transient (out of memory, an oversized message
+			 * dropped): keep serving, but do not spin on an
+			 * error that repeats. */
+			usleep(10 * 1000);
 			continue;
 		}
 		json_t *reply = cxi_admin_dispatch(buf, len, a->fn, a->arg);
