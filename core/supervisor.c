@@ -81,6 +81,13 @@ child_exec(char *const *argv)
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 
+	/* Only stdio crosses over. An inherited listening socket (the
+	 * admin socket, a bus endpoint) would otherwise outlive a crashed
+	 * daemon in its plugin hosts and make the restarted daemon think
+	 * the old one is still there. Old kernels lack close_range; the
+	 * descriptors are then merely inherited, as before. */
+	(void)close_range(3, ~0U, 0);
+
 	execv(argv[0], argv);
 
 	/* stderr is inherited precisely so this reaches the daemon's log. */

@@ -4,8 +4,10 @@
  *   super_helper abort            crash at once (SIGABRT)
  *   super_helper sleep-abort MS   run MS milliseconds, then crash
  *   super_helper ignore-term FILE ignore SIGTERM, create FILE, wait
- *   super_helper check-clean FILE exit 0 if signals arrive at their
- *                                 defaults (mask empty), writing FILE
+ *   super_helper check-clean FILE if signals are at their defaults
+ *                                 (mask empty) and no descriptor but
+ *                                 stdio was inherited, create FILE and
+ *                                 wait; otherwise exit 5, 6 or 7
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -65,6 +67,12 @@ main(int argc, char **argv)
 			if (sigaction(sigs[i], NULL, &sa) != 0 ||
 			    sa.sa_handler != SIG_DFL) {
 				return (6);
+			}
+		}
+		/* Nothing but stdio may be inherited from the daemon. */
+		for (int fd = 3; fd < 1024; fd++) {
+			if (fcntl(fd, F_GETFD) != -1) {
+				return (7);
 			}
 		}
 		touch(argv[2]);
