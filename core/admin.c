@@ -46,6 +46,7 @@ struct cxi_admin {
 	pthread_cond_t cv;
 	unsigned long pipes_added;
 	int listening;
+	int abandoned; /* path taken over by another process */
 	int sync_init;
 	/* Identity of the socket file we created, so stop never removes a
 	 * file a later daemon put in its place. */
@@ -396,26 +397,30 @@ listener_accepts(cxi_admin *a)
 static void
 admin_watchdog(cxi_admin *a)
 {
+	if (a->abandoned) {
+		return;
+	}
+	struct stat st;
 	if (a->listening) {
-		struct stat st;
 		int missing = lstat(a->path, &st) != 0;
-		int replaced = !missing && (!a->have_ino ||
-		    st.st_dev != a->dev || st.st_ino != a->ino);
-		if (!missing && !replaced && listener_accepts(a)) {
+		if (!missing && (!a->have_ino || st.st_dev != a->dev ||
+		    st.st_ino != a->ino)) {
+			/* Another process owns that path now. Closing our
+			 * listener would make nng unlink the path, i.e. the
+			 * other process's socket, so leave everything be. */
+			a->abandoned = 1;
+			return;
+		}
+		if (!missing && listener_accepts(a)) {
 			return;
 		}
 		nng_listener_close(a->l);
 		a->listening = 0;
-		if (replaced) {
-			/* Another process owns that path now; do not
-			 * fight it over the file. */
-			a->have_ino = 0;
-			return;
-		}
-		/* nng removes the ipc file itself when a listener goes
-		 * away, but from its reaper thread, i.e. possibly after a
-		 * new listener has bound the same path. Wait for that
-		 * removal so it cannot take the new socket file with it. */
+		/* nng removes the ipc file itself when a listener closes
+		 * (synchronously in Debian's 1.5.2-2, which backports
+		 * synchronous endpoint close; builds without that patch do
+		 * it later). Wait for that removal so it cannot take the
+		 * new listener's file with it. */
 		for (int i = 0; i < 100 && a->have_ino; i++) {
 			if (lstat(a->path, &st) != 0 || st.st_dev != a->dev ||
 			    st.st_ino != a->ino) {
@@ -428,7 +433,6 @@ admin_watchdog(cxi_admin *a)
 	}
 	/* On failure (e.g. socket closing) the next idle period retries,
 	 * unless another process has taken the path meanwhile. */
-	struct stat st;
 	if (lstat(a->path, &st) == 0) {
 		return;
 	}

@@ -26,11 +26,13 @@ typedef json_t *(*cxi_admin_fn)(void *arg, const char *cmd,
 /* Listens on ipc://<socket_path> (mode 0600) and answers requests on a
  * thread of its own. A stale socket file nobody listens on is removed;
  * a live one fails with "admin socket <path> in use by a running
- * daemon". */
+ * daemon"; anything that is not a socket is left alone and fails. While
+ * idle, the thread checks every 2 s that its listener still accepts and
+ * replaces it if not (works around nanomsg/nng#1518 in nng 1.5.2). */
 int cxi_admin_start(cxi_admin **out, const char *socket_path,
     cxi_admin_fn fn, void *arg, char *why, size_t whylen);
-/* Closes the socket, joins the thread, removes the socket file (only if
- * it is still the one this listener created); NULL is a no-op. */
+/* Closes the socket, joins the thread (waiting for a command in
+ * progress) and removes the socket file; NULL is a no-op. */
 void cxi_admin_stop(cxi_admin *a);
 
 /* Returned by cxi_admin_request when nothing listens on the socket, so
