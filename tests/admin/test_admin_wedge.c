@@ -60,6 +60,28 @@ rude_client(const char *path)
 	close(fd);
 }
 
+/* Polls until the admin socket answers again (up to ~10 s). While the
+ * listener is being replaced the file is briefly absent, which a client
+ * reads as "not running": retry. */
+static int
+answers_again(const char *path, char *why, size_t whylen)
+{
+	for (int i = 0; i < 20; i++) {
+		json_t *reply = NULL;
+		if (cxi_admin_request(path, "status", NULL, 1000, &reply, why,
+		    whylen) == 0) {
+			int ok = json_is_true(json_object_get(reply, "ok"));
+			json_decref(reply);
+			if (ok) {
+				return (1);
+			}
+		} else {
+			usleep(500 * 1000);
+		}
+	}
+	return (0);
+}
+
 static void
 test_wedge_recovers(void **state)
 {
@@ -78,21 +100,7 @@ test_wedge_recovers(void **state)
 	 * every time; the socket must answer again after each. */
 	for (int round = 0; round < 3; round++) {
 		rude_client(path);
-		int ok = 0;
-		/* While the listener is being replaced the file is briefly
-		 * absent, which a client reads as "not running": retry. */
-		for (int i = 0; i < 20 && !ok; i++) {
-			json_t *reply = NULL;
-			if (cxi_admin_request(path, "status", NULL, 1000,
-			    &reply, why, sizeof(why)) == 0) {
-				ok = json_is_true(json_object_get(reply,
-				    "ok"));
-				json_decref(reply);
-			} else {
-				usleep(500 * 1000);
-			}
-		}
-		if (!ok) {
+		if (!answers_again(path, why, sizeof(why))) {
 			fail_msg("round %d: admin socket never recovered: %s",
 			    round, why);
 		}
@@ -107,11 +115,38 @@ test_wedge_recovers(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/* A tmp cleaner or an operator removing the socket file must not cut
+ * callixoctl off until the next daemon restart. */
+static void
+test_deleted_file_recreated(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/cxwdg.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char path[128];
+	snprintf(path, sizeof(path), "%s/admin.sock", dir);
+	cxi_admin *a = NULL;
+	char why[256] = "";
+	assert_int_equal(cxi_admin_start(&a, path, handler, NULL, why,
+	    sizeof(why)), 0);
+	assert_int_equal(unlink(path), 0);
+	if (!answers_again(path, why, sizeof(why))) {
+		fail_msg("socket file never recreated: %s", why);
+	}
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	cxi_admin_stop(a);
+	assert_int_equal(lstat(path, &st), -1);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_wedge_recovers),
+		cmocka_unit_test(test_deleted_file_recreated),
 	};
 	return (cmocka_run_group_tests(tests, NULL, NULL));
 }
