@@ -42,7 +42,8 @@ typedef struct cxi_bus_stats {
 	uint64_t events_out;     /* events forwarded to subscribers */
 	uint64_t surveys;
 	uint64_t survey_denies;
-	uint64_t survey_timeouts;
+	uint64_t survey_timeouts; /* required modules that stayed silent */
+	uint32_t respondents;     /* policy respondents connected now */
 } cxi_bus_stats;
 
 /* Opens the broker. ipc_dir may be NULL (inproc only); when given, the
@@ -54,7 +55,7 @@ const char *cxi_bus_ns(const cxi_bus *bus);
 const char *cxi_bus_ipc_dir(const cxi_bus *bus);
 void cxi_bus_stats_get(cxi_bus *bus, cxi_bus_stats *out);
 
-/* A policy question. Deny wins; any name in `required` that does not
+/* A policy question; `data` is stolen (NULL = {}). Deny wins; any name in `required` that does not
  * answer before the deadline counts as deny. *n_answers, when not NULL,
  * gets how many modules answered. */
 cx_verdict cxi_bus_survey(cxi_bus *bus, const char *type,
@@ -70,6 +71,12 @@ typedef struct cxi_bus_client cxi_bus_client;
  * ipc_dir NULL: inproc; otherwise connect over ipc (plugin host). */
 int cxi_bus_client_open(cxi_bus_client **out, const char *name,
     const char *ns, const char *ipc_dir);
+/* For an in-process client only: the broker's ipc directory (normally
+ * cxi_bus_ipc_dir()), so that cxi_bus_serve also listens on
+ * ipc://<dir>/svc-<name>.sock for isolated plugins, and cxi_bus_call
+ * falls back to ipc for services that run in a plugin host. Call before
+ * cxi_bus_serve. The string is copied. */
+int cxi_bus_client_set_ipc_dir(cxi_bus_client *c, const char *ipc_dir);
 /* Stops every subscription, service and policy answer, waits for running
  * callbacks to return, and frees. */
 void cxi_bus_client_close(cxi_bus_client *c);
