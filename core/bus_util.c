@@ -66,6 +66,10 @@ cxi_bus_err(int rv)
 		return (CX_ETIMEDOUT);
 	case NNG_ECLOSED:
 	case NNG_ECANCELED:
+	/* The peer or our own socket went away mid-request. */
+	case NNG_ECONNRESET:
+	case NNG_ECONNSHUT:
+	case NNG_ECONNABORTED:
 		return (CX_ECLOSED);
 	case NNG_ECONNREFUSED:
 	case NNG_ENOENT:
