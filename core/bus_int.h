@@ -54,6 +54,12 @@ typedef struct bus_sub {
 typedef struct bus_target bus_target;
 typedef struct cxi_bus_client cxi_bus_client;
 
+/* A call in flight, so that close can abort its aio. */
+typedef struct bus_call_rec {
+	nng_aio *aio;
+	struct bus_call_rec *next;
+} bus_call_rec;
+
 /* One thread bound to one nng context: it receives, runs plugin code
  * and answers. Plugin code runs on our threads, never on nng's task
  * threads, so a handler that blocks (or calls another service) cannot
@@ -110,6 +116,7 @@ struct cxi_bus_client {
 	/* calls */
 	bus_target *targets;
 	int calls;
+	bus_call_rec *inflight;
 };
 
 /* nng 1.5 has no nng_ctx_sendmsg/recvmsg: these wait on a caller's aio
@@ -121,6 +128,10 @@ cx_err cxi_bus_send_env(nng_socket s, const json_t *env);
 cx_err cxi_bus_ctx_send_env(nng_ctx ctx, nng_aio *aio, const json_t *env);
 int cxi_bus_workers_start(bus_worker *w, size_t n, cxi_bus_client *c,
     nng_socket s, void *(*fn)(void *));
+/* Stops the workers' aios (their pending and future operations fail with
+ * NNG_ECANCELED, which ends their loops) and joins them. Call before the
+ * socket is closed: nng 1.5 can panic when a socket closes under a
+ * context operation in flight on another thread. */
 void cxi_bus_workers_join(bus_worker *w, size_t n);
 
 void cxi_bus_svc_stop(cxi_bus_client *c);

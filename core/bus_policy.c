@@ -66,7 +66,7 @@ bus_pol_thread(void *arg)
 
 	for (;;) {
 		if ((rv = cxi_bus_ctx_recvmsg(w->ctx, w->aio, &m)) != 0) {
-			if (rv == NNG_ECLOSED) {
+			if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) {
 				break;
 			}
 			continue;
@@ -79,7 +79,6 @@ bus_pol_thread(void *arg)
 			json_decref(ans);
 		}
 	}
-	nng_ctx_close(w->ctx);
 	return (NULL);
 }
 
@@ -148,14 +147,14 @@ cxi_bus_answer_policy(cxi_bus_client *c, cx_policy_fn fn, void *arg)
 	    (rv = cxi_bus_workers_start(c->pol_w, CXI_BUS_POLICY_WORKERS, c,
 	         c->resp, bus_pol_thread)) != 0 ||
 	    (rv = nng_dial(c->resp, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
-		nng_close(c->resp);
 		cxi_bus_workers_join(c->pol_w, CXI_BUS_POLICY_WORKERS);
+		nng_close(c->resp);
 		pthread_mutex_unlock(&c->ctl);
 		return (cxi_bus_err(rv));
 	}
 	if ((e = bus_pol_wait(c)) != CX_OK) {
-		nng_close(c->resp);
 		cxi_bus_workers_join(c->pol_w, CXI_BUS_POLICY_WORKERS);
+		nng_close(c->resp);
 		pthread_mutex_unlock(&c->ctl);
 		return (e);
 	}
@@ -171,8 +170,9 @@ cxi_bus_pol_stop(cxi_bus_client *c)
 	if (!c->pol_open) {
 		return;
 	}
-	nng_close(c->resp);
+	/* Workers first, socket second: see cxi_bus_workers_join. */
 	cxi_bus_workers_join(c->pol_w, CXI_BUS_POLICY_WORKERS);
+	nng_close(c->resp);
 	pthread_mutex_lock(&c->mtx);
 	c->pol_pipes = 0;
 	pthread_mutex_unlock(&c->mtx);

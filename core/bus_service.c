@@ -31,7 +31,6 @@ struct bus_target {
 	char *name;
 	nng_socket req;
 	int refs;     /* the cache's own, plus one per call using it */
-	int closed;
 	int pipes;    /* connected pipes, from nng's pipe notifications */
 	int64_t born; /* cxi_bus_now_ms() when dialed */
 	pthread_mutex_t *mtx;
@@ -115,7 +114,7 @@ bus_svc_thread(void *arg)
 
 	for (;;) {
 		if ((rv = cxi_bus_ctx_recvmsg(w->ctx, w->aio, &m)) != 0) {
-			if (rv == NNG_ECLOSED) {
+			if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) {
 				break;
 			}
 			continue;
@@ -129,7 +128,6 @@ bus_svc_thread(void *arg)
 			json_decref(rep);
 		}
 	}
-	nng_ctx_close(w->ctx);
 	return (NULL);
 }
 
@@ -184,8 +182,8 @@ cxi_bus_serve(cxi_bus_client *c, cx_service_fn fn, void *arg)
 	if ((rv = bus_svc_listen(c)) != 0 ||
 	    (rv = cxi_bus_workers_start(c->svc_w, CXI_BUS_SVC_WORKERS, c,
 	         c->rep, bus_svc_thread)) != 0) {
-		nng_close(c->rep);
 		cxi_bus_workers_join(c->svc_w, CXI_BUS_SVC_WORKERS);
+		nng_close(c->rep);
 		pthread_mutex_unlock(&c->ctl);
 		return (cxi_bus_err(rv));
 	}
@@ -201,10 +199,10 @@ cxi_bus_svc_stop(cxi_bus_client *c)
 	if (!c->svc_open) {
 		return;
 	}
-	/* Closing ends every receive; a handler still running finishes,
-	 * its reply fails, and the join waits for it. */
-	nng_close(c->rep);
+	/* Stopping ends every receive; a handler still running finishes,
+	 * its reply fails, and the join waits for it. Only then close. */
 	cxi_bus_workers_join(c->svc_w, CXI_BUS_SVC_WORKERS);
+	nng_close(c->rep);
 	c->svc_open = 0;
 }
 
@@ -224,9 +222,8 @@ bus_target_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 static void
 bus_target_free(bus_target *t)
 {
-	if (!t->closed) {
-		nng_close(t->req);
-	}
+	/* Only once no call uses it: see cxi_bus_calls_close. */
+	nng_close(t->req);
 	free(t->name);
 	free(t);
 }
@@ -405,9 +402,10 @@ bus_call_result(nng_msg *m, json_t **reply)
 }
 
 static cx_err
-bus_call_run(bus_target *t, const json_t *env, int timeout_ms,
-    json_t **reply)
+bus_call_run(cxi_bus_client *c, bus_target *t, const json_t *env,
+    int timeout_ms, json_t **reply)
 {
+	bus_call_rec rec, **pp;
 	int64_t deadline = cxi_bus_now_ms() + timeout_ms;
 	nng_ctx ctx;
 	nng_aio *aio;
@@ -435,6 +433,20 @@ bus_call_run(bus_target *t, const json_t *env, int timeout_ms,
 		nng_aio_free(aio);
 		return (cxi_bus_err(rv));
 	}
+	/* Registered so that close can stop it; close sets `closing` and
+	 * stops every registered aio under the same lock. */
+	rec.aio = aio;
+	pthread_mutex_lock(&c->mtx);
+	if (c->closing) {
+		pthread_mutex_unlock(&c->mtx);
+		nng_msg_free(m);
+		nng_ctx_close(ctx);
+		nng_aio_free(aio);
+		return (CX_ECLOSED);
+	}
+	rec.next = c->inflight;
+	c->inflight = &rec;
+	pthread_mutex_unlock(&c->mtx);
 	/* One deadline covers both the send and the wait for the reply. */
 	nng_aio_set_msg(aio, m);
 	nng_aio_set_timeout(aio, timeout_ms);
@@ -460,6 +472,11 @@ bus_call_run(bus_target *t, const json_t *env, int timeout_ms,
 	e = bus_call_result(m, reply);
 	nng_msg_free(m);
 out:
+	pthread_mutex_lock(&c->mtx);
+	for (pp = &c->inflight; *pp != &rec; pp = &(*pp)->next) {
+	}
+	*pp = rec.next;
+	pthread_mutex_unlock(&c->mtx);
 	nng_ctx_close(ctx);
 	nng_aio_free(aio);
 	return (e);
@@ -494,7 +511,7 @@ cxi_bus_call(cxi_bus_client *c, const char *service, const char *type,
 	c->calls++;
 	pthread_mutex_unlock(&c->mtx);
 	if ((e = bus_target_get(c, service, &t)) == CX_OK) {
-		e = bus_call_run(t, env, timeout_ms, reply);
+		e = bus_call_run(c, t, env, timeout_ms, reply);
 		bus_target_unref(c, t);
 	}
 	json_decref(env);
@@ -511,25 +528,21 @@ cxi_bus_calls_close(cxi_bus_client *c)
 {
 	bus_target *list, *t;
 
+	/* Abort the calls in flight first and wait for them: closing a REQ
+	 * socket under a context operation can panic nng 1.5. nng_aio_stop
+	 * also makes the call's next operation fail at once. */
 	pthread_mutex_lock(&c->mtx);
+	for (bus_call_rec *r = c->inflight; r != NULL; r = r->next) {
+		nng_aio_stop(r->aio);
+	}
+	while (c->calls > 0) {
+		pthread_cond_wait(&c->cv, &c->mtx);
+	}
 	list = c->targets;
 	c->targets = NULL;
 	pthread_mutex_unlock(&c->mtx);
-	/* Closing aborts the calls in flight on each socket (CX_ECLOSED);
-	 * the last reference frees the target. */
-	for (t = list; t != NULL; t = t->next) {
-		nng_close(t->req);
-		pthread_mutex_lock(&c->mtx);
-		t->closed = 1;
-		pthread_mutex_unlock(&c->mtx);
-	}
 	while ((t = list) != NULL) {
 		list = t->next;
 		bus_target_unref(c, t);
 	}
-	pthread_mutex_lock(&c->mtx);
-	while (c->calls > 0) {
-		pthread_cond_wait(&c->cv, &c->mtx);
-	}
-	pthread_mutex_unlock(&c->mtx);
 }

@@ -208,8 +208,7 @@ cxi_bus_ctx_send_env(nng_ctx ctx, nng_aio *aio, const json_t *env)
 	return (cxi_bus_err(cxi_bus_ctx_sendmsg(ctx, aio, m)));
 }
 
-/* On failure the caller closes the socket, which ends the workers
- * already started, then joins them. */
+/* On failure the caller joins the workers already started. */
 int
 cxi_bus_workers_start(bus_worker *w, size_t n, cxi_bus_client *c,
     nng_socket s, void *(*fn)(void *))
@@ -220,16 +219,14 @@ cxi_bus_workers_start(bus_worker *w, size_t n, cxi_bus_client *c,
 		w[i].c = c;
 		w[i].started = 0;
 		w[i].aio = NULL;
+		w[i].ctx = (nng_ctx) NNG_CTX_INITIALIZER;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if ((rv = nng_aio_alloc(&w[i].aio, NULL, NULL)) != 0) {
-			return (rv);
-		}
-		if ((rv = nng_ctx_open(&w[i].ctx, s)) != 0) {
+		if ((rv = nng_aio_alloc(&w[i].aio, NULL, NULL)) != 0 ||
+		    (rv = nng_ctx_open(&w[i].ctx, s)) != 0) {
 			return (rv);
 		}
 		if (pthread_create(&w[i].thr, NULL, fn, &w[i]) != 0) {
-			nng_ctx_close(w[i].ctx);
 			return (NNG_ENOMEM);
 		}
 		w[i].started = 1;
@@ -237,14 +234,23 @@ cxi_bus_workers_start(bus_worker *w, size_t n, cxi_bus_client *c,
 	return (0);
 }
 
-/* The socket must be closed already: that ends every worker's receive. */
 void
 cxi_bus_workers_join(bus_worker *w, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
+		if (w[i].aio != NULL) {
+			nng_aio_stop(w[i].aio);
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
 		if (w[i].started) {
 			pthread_join(w[i].thr, NULL);
 			w[i].started = 0;
+		}
+		/* No operation is in flight any more: closing is safe. */
+		if (nng_ctx_id(w[i].ctx) > 0) {
+			nng_ctx_close(w[i].ctx);
+			w[i].ctx = (nng_ctx) NNG_CTX_INITIALIZER;
 		}
 		if (w[i].aio != NULL) {
 			nng_aio_free(w[i].aio);
