@@ -244,12 +244,14 @@ bus_target_unref(cxi_bus_client *c, bus_target *t)
 static int
 bus_target_dial(cxi_bus_client *c, bus_target *t)
 {
-	char url[512], file[80];
-	const char *dir;
+	char url[512], file[80], dir[256];
 	int rv = NNG_ECONNREFUSED;
 
+	/* A copy: cxi_bus_client_set_ipc_dir may replace the string. */
 	pthread_mutex_lock(&c->mtx);
-	dir = c->ipc_dir != NULL ? c->ipc_dir : c->svc_ipc_dir;
+	snprintf(dir, sizeof(dir), "%s",
+	    c->ipc_dir != NULL ? c->ipc_dir
+	                       : (c->svc_ipc_dir != NULL ? c->svc_ipc_dir : ""));
 	pthread_mutex_unlock(&c->mtx);
 	/* In process: the service is most likely in process too. Each dial
 	 * is synchronous so that "nobody listens" shows at once. */
@@ -262,7 +264,7 @@ bus_target_dial(cxi_bus_client *c, bus_target *t)
 			return (0);
 		}
 	}
-	if (dir != NULL && (rv == NNG_ECONNREFUSED || rv == NNG_ENOENT)) {
+	if (dir[0] != '\0' && (rv == NNG_ECONNREFUSED || rv == NNG_ENOENT)) {
 		snprintf(file, sizeof(file), "svc-%s", t->name);
 		if (cxi_bus_url_ipc(url, sizeof(url), dir, file) != 0) {
 			return (NNG_EINVAL);
