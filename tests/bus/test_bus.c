@@ -423,14 +423,13 @@ test_calls(void **state)
 	    CX_EINVAL);
 
 	/* Timeout. */
-	ss.sleep_ms = 300;
+	ss.sleep_ms = 1000;
 	t0 = now_ms();
 	assert_int_equal(cxi_bus_call(cli, "echo", "svc.echo", NULL, NULL, 50,
 	                     &rep),
 	    CX_ETIMEDOUT);
 	took = now_ms() - t0;
-	assert_true(took >= 45 && took < 280);
-	sleep_ms(300);
+	assert_true(took >= 45 && took < 700);
 	ss.sleep_ms = 0;
 
 	/* A service that went away is CX_ENOENT again, not a timeout. */
@@ -559,7 +558,7 @@ test_survey(void **state)
 	pol_state allow = { CX_POLICY_ALLOW, 0, NULL };
 	pol_state abst = { CX_POLICY_ABSTAIN, 0, NULL };
 	pol_state deny = { CX_POLICY_DENY, 0, "calling hours" };
-	pol_state late = { CX_POLICY_DENY, 300, "too late to matter" };
+	pol_state late = { CX_POLICY_DENY, 600, "too late to matter" };
 
 	assert_int_equal(cxi_bus_open(&bus, ns, NULL), CX_OK);
 
@@ -599,9 +598,9 @@ test_survey(void **state)
 	                     100, NULL, 0, &n, why, sizeof(why)),
 	    CX_POLICY_ALLOW);
 	int64_t took = now_ms() - t0;
-	assert_true(took >= 90 && took < 290);
+	assert_true(took >= 90 && took < 550);
 	assert_int_equal(n, 2);
-	sleep_ms(300); /* let the late answer arrive and be discarded */
+	sleep_ms(600); /* let the late answer arrive and be discarded */
 
 	/* Required and late: deny, naming it. */
 	const char *req_late[] = { "pa", "late" };
@@ -611,7 +610,7 @@ test_survey(void **state)
 	assert_string_equal(why, "policy late did not answer within 100 ms");
 	/* Required but not even connected: same outcome. */
 	const char *req_ghost[] = { "ghost" };
-	sleep_ms(300);
+	sleep_ms(600);
 	cxi_bus_client_close(pl);
 	wait_respondents(bus, 2);
 	assert_int_equal(cxi_bus_survey(bus, "policy.call.place", NULL, NULL,
@@ -619,7 +618,7 @@ test_survey(void **state)
 	    CX_POLICY_DENY);
 	assert_string_equal(why, "policy ghost did not answer within 100 ms");
 
-	/* Several surveys at once, each on its own context. */
+	/* Counters: 6 surveys, 3 denied, 2 required modules silent. */
 	cxi_bus_stats st;
 	cxi_bus_stats_get(bus, &st);
 	assert_int_equal(st.surveys, 6);
@@ -651,7 +650,7 @@ test_survey_concurrent(void **state)
 	(void) state;
 	const char *ns = new_ns();
 	cxi_bus *bus;
-	pol_state slow = { CX_POLICY_ALLOW, 100, NULL };
+	pol_state slow = { CX_POLICY_ALLOW, 200, NULL };
 	enum { N = 4 };
 	pthread_t thr[N];
 	survey_arg sa[N];
@@ -669,8 +668,8 @@ test_survey_concurrent(void **state)
 		pthread_join(thr[i], NULL);
 		assert_int_equal(sa[i].v, CX_POLICY_ALLOW);
 	}
-	/* 4 questions x 100 ms answered by 4 contexts: well under 400. */
-	assert_true(now_ms() - t0 < 350);
+	/* 4 questions x 200 ms answered by 4 contexts: well under 800. */
+	assert_true(now_ms() - t0 < 600);
 	cxi_bus_client_close(p);
 	cxi_bus_close(bus);
 }
