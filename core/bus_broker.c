@@ -236,7 +236,8 @@ typedef struct bus_tally {
 	size_t reason_len;
 } bus_tally;
 
-static void
+/* Returns 1 when env is a well-formed answer to qtype. */
+static int
 bus_tally_answer(bus_tally *t, const char *qtype, const json_t *env)
 {
 	const char *type, *plugin, *verdict, *why;
@@ -253,7 +254,7 @@ bus_tally_answer(bus_tally *t, const char *qtype, const json_t *env)
 	if (type == NULL || strncmp(type, qtype, ql) != 0 ||
 	    strcmp(type + ql, CXI_BUS_ANSWER_SUFFIX) != 0 || plugin == NULL ||
 	    verdict == NULL) {
-		return;
+		return (0);
 	}
 	if (strcmp(verdict, "deny") == 0) {
 		if (!t->denied && t->reason != NULL) {
@@ -263,18 +264,21 @@ bus_tally_answer(bus_tally *t, const char *qtype, const json_t *env)
 		t->denied = true;
 	} else if (strcmp(verdict, "allow") != 0 &&
 	    strcmp(verdict, "abstain") != 0) {
-		return;
+		return (0);
 	}
 	for (size_t i = 0; i < t->n_required; i++) {
 		if (strcmp(t->required[i], plugin) == 0) {
 			t->answered[i] = true;
 		}
 	}
+	return (1);
 }
 
 /* Sends the question and collects answers until the deadline, or until
- * every respondent connected at send time has answered. Returns how many
- * well-formed answers came, or -1 if the question could not be asked. */
+ * every respondent connected at send time has replied. Returns how many
+ * well-formed answers came, or -1 if the question could not be asked.
+ * A respondent that connects in the instant between our count and the
+ * send may be missed, exactly as if it had connected after the send. */
 static int
 bus_survey_run(cxi_bus *b, const char *type, json_t *env, int deadline_ms,
     bus_tally *t)
@@ -336,8 +340,7 @@ bus_survey_run(cxi_bus *b, const char *type, json_t *env, int deadline_ms,
 		if (ans == NULL) {
 			continue;
 		}
-		answers++;
-		bus_tally_answer(t, type, ans);
+		answers += bus_tally_answer(t, type, ans);
 		json_decref(ans);
 	}
 	nng_ctx_close(ctx);

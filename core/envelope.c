@@ -307,29 +307,27 @@ int
 cxi_env_view(const json_t *env, cx_msg *out)
 {
 	const json_t *acc, *data;
+	const char *tm;
 	int64_t ms;
 
-	if (env == NULL || out == NULL ||
-	    (out->type = json_string_value(json_object_get(env, "type"))) ==
-	        NULL ||
-	    (out->id = json_string_value(json_object_get(env, "id"))) ==
-	        NULL ||
-	    env_parse_time(json_string_value(json_object_get(env, "time")) ?
-	                json_string_value(json_object_get(env, "time")) :
-	                "",
-	        &ms) != 0) {
+	if (env == NULL || out == NULL) {
+		return (-1);
+	}
+	out->type = json_string_value(json_object_get(env, "type"));
+	out->id = json_string_value(json_object_get(env, "id"));
+	tm = json_string_value(json_object_get(env, "time"));
+	if (out->type == NULL || out->id == NULL || tm == NULL ||
+	    env_parse_time(tm, &ms) != 0) {
 		return (-1);
 	}
 	acc = json_object_get(env, "account");
 	if (acc != NULL && !json_is_null(acc) && !json_is_string(acc)) {
 		return (-1);
 	}
-	data = json_object_get(env, "data");
-	if (data == NULL) {
-		/* Error replies may omit data; the view never has NULL. */
-		data = json_object_get(json_object_get(env, "error"), "message")
-		    ? json_object_get(env, "error")
-		    : NULL;
+	/* An error reply may omit data; its error object stands in, so the
+	 * view's data is never NULL. */
+	if ((data = json_object_get(env, "data")) == NULL) {
+		data = json_object_get(env, "error");
 	}
 	if (!json_is_object(data)) {
 		return (-1);
