@@ -153,7 +153,8 @@ cxi_bus_open(cxi_bus **out, const char *ns, const char *ipc_dir)
 	if (ns == NULL) {
 		ns = "";
 	}
-	if (strlen(ns) >= BUS_NS_MAX || (ns[0] != '\0' && !cxi_bus_name_ok(ns))) {
+	if (strlen(ns) >= BUS_NS_MAX ||
+	    (ns[0] != '\0' && !cxi_bus_name_ok(ns))) {
 		return (CX_EINVAL);
 	}
 	if ((b = calloc(1, sizeof(*b))) == NULL) {
@@ -258,8 +259,8 @@ bus_tally_answer(bus_tally *t, const char *qtype, const json_t *env)
 	}
 	if (strcmp(verdict, "deny") == 0) {
 		if (!t->denied && t->reason != NULL) {
-			snprintf(t->reason, t->reason_len, "policy %s denied: %s",
-			    plugin, why != NULL ? why : "no reason given");
+			snprintf(t->reason, t->reason_len,
+			    "policy %s denied: %s", plugin, why != NULL ? why : "no reason given");
 		}
 		t->denied = true;
 	} else if (strcmp(verdict, "allow") != 0 &&
@@ -330,7 +331,8 @@ bus_survey_run(cxi_bus *b, const char *type, json_t *env, int deadline_ms,
 
 		/* The survey timer ends this with NNG_ETIMEDOUT; our own
 		 * timeout is only a backstop. */
-		nng_aio_set_timeout(aio, (nng_duration) (left > 0 ? left : 0) + 50);
+		nng_aio_set_timeout(aio,
+		    (nng_duration) (left > 0 ? left : 0) + 50);
 		if (cxi_bus_ctx_recvmsg(ctx, aio, &m) != 0) {
 			break;
 		}

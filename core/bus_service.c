@@ -249,9 +249,12 @@ bus_target_dial(cxi_bus_client *c, bus_target *t)
 
 	/* A copy: cxi_bus_client_set_ipc_dir may replace the string. */
 	pthread_mutex_lock(&c->mtx);
-	snprintf(dir, sizeof(dir), "%s",
-	    c->ipc_dir != NULL ? c->ipc_dir
-	                       : (c->svc_ipc_dir != NULL ? c->svc_ipc_dir : ""));
+	if (c->ipc_dir != NULL) {
+		snprintf(dir, sizeof(dir), "%s", c->ipc_dir);
+	} else {
+		snprintf(dir, sizeof(dir), "%s",
+		    c->svc_ipc_dir != NULL ? c->svc_ipc_dir : "");
+	}
 	pthread_mutex_unlock(&c->mtx);
 	/* In process: the service is most likely in process too. Each dial
 	 * is synchronous so that "nobody listens" shows at once. */

@@ -9,8 +9,8 @@
  *   req/rep:  one caller, sequential calls, round trip per call; median
  *             and 99th percentile in microseconds.
  * "raw" is the same topology with bare sockets: PUSH->PULL->PUB->SUB
- * with the broker's kind of aio forwarder, and REQ/REP with no envelope, no JSON and no
- * contexts. Usage: bench_bus [events] [calls]
+ * with the broker's kind of aio forwarder, and REQ/REP with no envelope,
+ * no JSON and no contexts. Usage: bench_bus [events] [calls]
  */
 #include <pthread.h>
 #include <stdatomic.h>
