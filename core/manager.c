@@ -28,6 +28,27 @@ dup_or_null(const char *s)
 	return (s ? strdup(s) : NULL);
 }
 
+static cxi_instance *find(cxi_manager *m, const char *name, size_t *idx);
+
+/* Counters of isolated plugins arrive as events from their process. */
+static void
+on_metric(void *arg, const cx_msg *ev)
+{
+	cxi_manager *m = arg;
+	const char *plugin, *metric;
+	json_int_t delta;
+	if (json_unpack((json_t *) ev->data, "{s:s, s:s, s:I}", "plugin",
+	        &plugin, "metric", &metric, "delta", &delta) != 0) {
+		return;
+	}
+	pthread_mutex_lock(&m->mu);
+	bool known = find(m, plugin, NULL) != NULL;
+	pthread_mutex_unlock(&m->mu);
+	if (known) {
+		cxi_http_metric_add(m->opts.http, plugin, metric, delta);
+	}
+}
+
 int
 cxi_manager_new(cxi_manager **out, const cxi_manager_opts *opts)
 {
@@ -55,8 +76,15 @@ cxi_manager_new(cxi_manager **out, const cxi_manager_opts *opts)
 		cxi_manager_free(m);
 		return (errno);
 	}
+	/* The core's own client also listens on ipc, so isolated plugins
+	 * can announce themselves, and reaches their services over ipc. */
 	if (cxi_bus_client_open(&m->core, "core", m->ns, NULL) != 0 ||
-	    cxi_bus_serve(m->core, cxi_manager_core_service, m) != CX_OK) {
+	    (m->ipc_dir != NULL &&
+	        cxi_bus_client_set_ipc_dir(m->core, m->ipc_dir) != CX_OK) ||
+	    cxi_bus_serve(m->core, cxi_manager_core_service, m) != CX_OK ||
+	    (m->opts.http != NULL &&
+	        cxi_bus_subscribe(m->core, "cx.metric", on_metric, m) !=
+	            CX_OK)) {
 		cxi_error("core", "cannot join the bus as 'core'");
 		cxi_manager_free(m);
 		return (EIO);
