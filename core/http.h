@@ -56,6 +56,11 @@ void cxi_http_routes_drop(cxi_http *h, const char *plugin);
 void cxi_http_metric_add(cxi_http *h, const char *plugin, const char *m,
     int64_t delta);
 
+/* Appends printf-formatted text to a growable buffer, as cxi_metrics_fn
+ * callbacks do; *buf may be NULL with *cap 0. Returns a cx_err. */
+int cxi_http_buf_printf(char **buf, size_t *len, size_t *cap,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 /* Writes the standard JSON error body into resp. */
 void cxi_http_error(cx_http_resp *resp, uint16_t status, const char *code,
     const char *message);
