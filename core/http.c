@@ -438,6 +438,22 @@ fallback_cb(nng_aio *aio)
 		    "request path refused", close, NULL, NULL);
 		return;
 	}
+	/* nng only maps HEAD onto a GET handler when no catch-all takes the
+	 * request, and ours always does: do the mapping here. */
+	if (strcmp(method, "HEAD") == 0) {
+		if (strcmp(path, "/healthz") == 0) {
+			healthz_cb(aio);
+			return;
+		}
+		if (strcmp(path, "/readyz") == 0) {
+			readyz_cb(aio);
+			return;
+		}
+		if (strcmp(path, "/metrics") == 0) {
+			metrics_cb(aio);
+			return;
+		}
+	}
 	if (strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0 ||
 	    strcmp(path, "/metrics") == 0) {
 		snprintf(msg, sizeof(msg), "%s not allowed on %s", method,

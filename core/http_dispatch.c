@@ -52,10 +52,12 @@ struct cxi_job {
 	nng_aio *aio;    /* nng's; completed exactly once, by the claimant */
 	nng_aio *rdaio;  /* body read, NULL without a body */
 	nng_aio *timer;  /* handler deadline, NULL without a timeout */
+	nng_aio *rdtimer; /* body deadline, NULL without body or timeout */
 	cxi_route *route;
 	cxi_http_stat *stat;
 	pthread_mutex_t mtx;
 	bool answered;
+	bool reading;    /* body read in progress */
 	int rderr;       /* body read failed with this nng error */
 	cx_http_req req; /* everything points into strs/hdrs/body */
 	cx_http_header hdrs[N_HDRS];
@@ -119,6 +121,10 @@ job_free(cxi_job *j)
 		nng_aio_stop(j->timer);
 		nng_aio_free(j->timer);
 	}
+	if (j->rdtimer != NULL) {
+		nng_aio_stop(j->rdtimer);
+		nng_aio_free(j->rdtimer);
+	}
 	if (j->rdaio != NULL) {
 		nng_aio_stop(j->rdaio);
 		nng_aio_free(j->rdaio);
@@ -147,6 +153,31 @@ timer_cb(void *arg)
 	    j->h->timeout_ms);
 	cxi_http_reply_error(j->aio, j->stat, 504, "timeout", msg, false,
 	    NULL, NULL);
+}
+
+/* A sender too slow with its body gets 408 and the connection closes
+ * (the response carries "Connection: close"), which also aborts our
+ * pending read. Cancelling the read instead would make nng close the
+ * connection before any answer could be written. */
+static void
+rdtimer_cb(void *arg)
+{
+	cxi_job *j = arg;
+	bool mine;
+
+	if (nng_aio_result(j->rdtimer) != 0) {
+		return;
+	}
+	pthread_mutex_lock(&j->mtx);
+	mine = j->reading && !j->answered;
+	if (mine) {
+		j->answered = true;
+	}
+	pthread_mutex_unlock(&j->mtx);
+	if (mine) {
+		cxi_http_reply_error(j->aio, j->stat, 408, "timeout",
+		    "request body not received in time", true, NULL, NULL);
+	}
 }
 
 static void
@@ -179,6 +210,12 @@ body_done(void *arg)
 
 	if (rv == 0 && nng_aio_count(j->rdaio) != j->req.body_len) {
 		rv = NNG_ECLOSED;
+	}
+	pthread_mutex_lock(&j->mtx);
+	j->reading = false;
+	pthread_mutex_unlock(&j->mtx);
+	if (j->rdtimer != NULL) {
+		nng_aio_cancel(j->rdtimer); /* never blocks; freed by the worker */
 	}
 	j->rderr = rv;
 	enqueue(j);
@@ -250,15 +287,10 @@ run_job(cxi_job *j)
 	bool skip;
 
 	if (j->rderr != 0) {
+		/* The client went away mid-body (or the 408 already went
+		 * out and closed the connection). */
 		if (claim(j)) {
-			if (j->rderr == NNG_ETIMEDOUT) {
-				cxi_http_reply_error(j->aio, j->stat, 408,
-				    "timeout", "request body not received in "
-				    "time", true, NULL, NULL);
-			} else {
-				/* The client went away mid-body. */
-				nng_aio_finish(j->aio, j->rderr);
-			}
+			nng_aio_finish(j->aio, j->rderr);
 		}
 		return;
 	}
@@ -538,8 +570,15 @@ cxi_http_webhook_cb(nng_aio *aio)
 	}
 	/* nng 1.5.2 has no read timeout of its own: this bounds how long a
 	 * slow sender may take over the body. */
+	j->reading = true;
 	if (h->timeout_ms > 0) {
-		nng_aio_set_timeout(j->rdaio, h->timeout_ms);
+		if (nng_aio_alloc(&j->rdtimer, rdtimer_cb, j) != 0) {
+			j->reading = false;
+			j->rderr = NNG_ENOMEM;
+			enqueue(j);
+			return;
+		}
+		nng_sleep_aio(h->timeout_ms, j->rdtimer);
 	}
 	nng_http_conn_read_all(conn, j->rdaio);
 }
