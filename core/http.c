@@ -1,5 +1,5 @@
 /*
- * http.c - the HTTP front door: listener, core routes, /metrics, errors.
+ * http.c - the HTTP front door: listener, core routes, lifecycle.
  *
  * The probes (/healthz, /readyz) are answered right on nng's callback
  * thread with static bodies and one atomic add, because load balancers
@@ -8,8 +8,6 @@
  */
 #include <ctype.h>
 #include <errno.h>
-#include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,224 +18,6 @@
 #include <nng/supplemental/tls/tls.h>
 
 #define JSON_CT "application/json"
-#define PROM_CT "text/plain; version=0.0.4; charset=utf-8"
-
-/* ---- small helpers ---- */
-
-void
-cxi_json_escape(char *dst, size_t dstlen, const char *src)
-{
-	size_t n = 0;
-	if (dstlen == 0) {
-		return;
-	}
-	for (; *src != '\0'; src++) {
-		unsigned char c = (unsigned char) *src;
-		char tmp[8];
-		size_t l;
-		if (c == '"' || c == '\\') {
-			tmp[0] = '\\';
-			tmp[1] = (char) c;
-			l = 2;
-		} else if (c < 0x20 || c == 0x7f) {
-			l = (size_t) snprintf(tmp, sizeof(tmp), "\\u%04x", c);
-		} else {
-			tmp[0] = (char) c;
-			l = 1;
-		}
-		if (n + l >= dstlen) {
-			break;
-		}
-		memcpy(dst + n, tmp, l);
-		n += l;
-	}
-	dst[n] = '\0';
-}
-
-/* Prometheus label values escape backslash, quote and newline only. */
-static void
-prom_escape(char *dst, size_t dstlen, const char *src)
-{
-	size_t n = 0;
-	for (; *src != '\0' && n + 3 < dstlen; src++) {
-		if (*src == '\\' || *src == '"') {
-			dst[n++] = '\\';
-			dst[n++] = *src;
-		} else if (*src == '\n') {
-			dst[n++] = '\\';
-			dst[n++] = 'n';
-		} else {
-			dst[n++] = *src;
-		}
-	}
-	dst[n] = '\0';
-}
-
-int
-cxi_http_buf_printf(char **buf, size_t *len, size_t *cap, const char *fmt,
-    ...)
-{
-	va_list ap;
-	int n;
-
-	for (;;) {
-		size_t room = *cap - *len;
-		va_start(ap, fmt);
-		n = vsnprintf(*buf ? *buf + *len : NULL, *buf ? room : 0, fmt,
-		    ap);
-		va_end(ap);
-		if (n < 0) {
-			return (CX_EINVAL);
-		}
-		if (*buf != NULL && (size_t) n < room) {
-			*len += (size_t) n;
-			return (CX_OK);
-		}
-		size_t ncap = *cap ? *cap : 4096;
-		while (ncap - *len <= (size_t) n) {
-			ncap *= 2;
-		}
-		char *nb = realloc(*buf, ncap);
-		if (nb == NULL) {
-			return (CX_ENOMEM);
-		}
-		*buf = nb;
-		*cap = ncap;
-	}
-}
-
-nng_http_res *
-cxi_http_res_new(uint16_t status, const char *ctype, const void *body,
-    size_t len)
-{
-	nng_http_res *res;
-	if (nng_http_res_alloc(&res) != 0) {
-		return (NULL);
-	}
-	if (nng_http_res_set_status(res, status) != 0 ||
-	    nng_http_res_set_header(res, "Content-Type", ctype) != 0 ||
-	    (len > 0 && nng_http_res_copy_data(res, body, len) != 0)) {
-		nng_http_res_free(res);
-		return (NULL);
-	}
-	return (res);
-}
-
-void
-cxi_http_count(cxi_http_stat *st, uint16_t status)
-{
-	if (st != NULL) {
-		atomic_fetch_add_explicit(
-		    &st->codes[status < CXI_HTTP_MAX_STATUS ? status : 0], 1,
-		    memory_order_relaxed);
-	}
-}
-
-static int
-error_json(char *buf, size_t len, const char *code, const char *message)
-{
-	char c[64], m[1024];
-	cxi_json_escape(c, sizeof(c), code);
-	cxi_json_escape(m, sizeof(m), message);
-	return (snprintf(buf, len, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}",
-	    c, m));
-}
-
-void
-cxi_http_reply_error(nng_aio *aio, cxi_http_stat *st, uint16_t status,
-    const char *code, const char *message, bool close, const char *hname,
-    const char *hval)
-{
-	char body[1200];
-	int n = error_json(body, sizeof(body), code, message);
-	nng_http_res *res;
-
-	if (n < 0 || (size_t) n >= sizeof(body)) {
-		n = 0;
-	}
-	res = cxi_http_res_new(status, JSON_CT, body, (size_t) n);
-	if (res == NULL || (close &&
-	    nng_http_res_set_header(res, "Connection", "close") != 0) ||
-	    (hname != NULL &&
-	        nng_http_res_set_header(res, hname, hval) != 0)) {
-		if (res != NULL) {
-			nng_http_res_free(res);
-		}
-		/* Out of memory: a hard close is all nng can do. */
-		nng_aio_finish(aio, NNG_ENOMEM);
-		return;
-	}
-	cxi_http_count(st, status);
-	nng_aio_set_output(aio, 0, res);
-	nng_aio_finish(aio, 0);
-}
-
-void
-cxi_http_error(cx_http_resp *resp, uint16_t status, const char *code,
-    const char *message)
-{
-	char tmp[1200];
-	int n = error_json(tmp, sizeof(tmp), code, message);
-	char *body;
-
-	if (n < 0 || (size_t) n >= sizeof(tmp)) {
-		n = 0;
-		tmp[0] = '\0';
-	}
-	free(resp->body);
-	resp->body = NULL;
-	resp->body_len = 0;
-	if ((body = malloc((size_t) n + 1)) != NULL) {
-		memcpy(body, tmp, (size_t) n + 1);
-		resp->body = body;
-		resp->body_len = (size_t) n;
-	}
-	resp->status = status;
-	snprintf(resp->content_type, sizeof(resp->content_type), "%s",
-	    JSON_CT);
-}
-
-cxi_http_stat *
-cxi_http_stat_get(cxi_http *h, const char *route)
-{
-	cxi_http_stat *st;
-
-	pthread_mutex_lock(&h->stats_mtx);
-	for (st = h->stats; st != NULL; st = st->next) {
-		if (strcmp(st->route, route) == 0) {
-			pthread_mutex_unlock(&h->stats_mtx);
-			return (st);
-		}
-	}
-	if ((st = calloc(1, sizeof(*st))) != NULL &&
-	    (st->route = strdup(route)) == NULL) {
-		free(st);
-		st = NULL;
-	}
-	if (st != NULL) {
-		for (size_t i = 0; i < CXI_HTTP_MAX_STATUS; i++) {
-			atomic_init(&st->codes[i], 0);
-		}
-		/* Appended, so /metrics lists routes in a stable order. */
-		cxi_http_stat **pp = &h->stats;
-		while (*pp != NULL) {
-			pp = &(*pp)->next;
-		}
-		*pp = st;
-	}
-	pthread_mutex_unlock(&h->stats_mtx);
-	return (st);
-}
-
-/* A request body nng did not read (we ask it not to on catch-all and
- * webhook handlers) would be parsed as the next request: close instead. */
-static bool
-unread_body(nng_http_req *req)
-{
-	const char *cl = nng_http_req_get_header(req, "Content-Length");
-	return (nng_http_req_get_header(req, "Transfer-Encoding") != NULL ||
-	    (cl != NULL && strcmp(cl, "0") != 0));
-}
 
 /* ---- core routes ---- */
 
@@ -297,124 +77,6 @@ readyz_cb(nng_aio *aio)
 	}
 }
 
-static bool
-metric_name_ok(const char *m)
-{
-	size_t n = strlen(m);
-	if (n == 0 || n > 64 || isdigit((unsigned char) m[0])) {
-		return (false);
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (!isalnum((unsigned char) m[i]) && m[i] != '_') {
-			return (false);
-		}
-	}
-	return (true);
-}
-
-static int
-metrics_render(cxi_http *h, char **buf, size_t *len, size_t *cap)
-{
-	struct timespec now;
-	int rv;
-	char esc[256];
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	double up = (double) (now.tv_sec - h->t0.tv_sec) +
-	    (double) (now.tv_nsec - h->t0.tv_nsec) / 1e9;
-	if ((rv = cxi_http_buf_printf(buf, len, cap,
-	         "# HELP callixo_uptime_seconds Seconds since the HTTP "
-	         "server started.\n"
-	         "# TYPE callixo_uptime_seconds gauge\n"
-	         "callixo_uptime_seconds %.3f\n"
-	         "# HELP callixo_http_requests_total HTTP requests answered, "
-	         "by route template and status code.\n"
-	         "# TYPE callixo_http_requests_total counter\n",
-	         up)) != CX_OK) {
-		return (rv);
-	}
-	pthread_mutex_lock(&h->stats_mtx);
-	for (cxi_http_stat *st = h->stats; st != NULL && rv == CX_OK;
-	     st = st->next) {
-		prom_escape(esc, sizeof(esc), st->route);
-		for (int c = 0; c < CXI_HTTP_MAX_STATUS && rv == CX_OK; c++) {
-			uint64_t v = atomic_load_explicit(
-			    &st->codes[c], memory_order_relaxed);
-			if (v == 0) {
-				continue;
-			}
-			rv = cxi_http_buf_printf(buf, len, cap,
-			    "callixo_http_requests_total{route=\"%s\","
-			    "code=\"%d\"} %" PRIu64 "\n",
-			    esc, c, v);
-		}
-	}
-	pthread_mutex_unlock(&h->stats_mtx);
-
-	/* One TYPE line per family, then all its samples together, as the
-	 * text format requires. The list is short: O(n^2) is fine. */
-	pthread_mutex_lock(&h->pm_mtx);
-	for (cxi_pmetric *m = h->pmetrics; m != NULL && rv == CX_OK;
-	     m = m->next) {
-		bool seen = false;
-		for (cxi_pmetric *p = h->pmetrics; p != m; p = p->next) {
-			if (strcmp(p->name, m->name) == 0) {
-				seen = true;
-				break;
-			}
-		}
-		if (seen) {
-			continue;
-		}
-		rv = cxi_http_buf_printf(buf, len, cap,
-		    "# TYPE callixo_plugin_%s counter\n", m->name);
-		for (cxi_pmetric *p = m; p != NULL && rv == CX_OK;
-		     p = p->next) {
-			if (strcmp(p->name, m->name) != 0) {
-				continue;
-			}
-			prom_escape(esc, sizeof(esc), p->plugin);
-			rv = cxi_http_buf_printf(buf, len, cap,
-			    "callixo_plugin_%s{plugin=\"%s\"} %" PRIdFAST64
-			    "\n",
-			    p->name, esc, atomic_load(&p->value));
-		}
-	}
-	pthread_mutex_unlock(&h->pm_mtx);
-	if (rv != CX_OK) {
-		return (rv);
-	}
-
-	pthread_mutex_lock(&h->mfn_mtx);
-	if (h->mfn != NULL) {
-		h->mfn(h->mfn_arg, buf, len, cap);
-	}
-	pthread_mutex_unlock(&h->mfn_mtx);
-	return (CX_OK);
-}
-
-static void
-metrics_cb(nng_aio *aio)
-{
-	cxi_http *h = handler_owner(aio);
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
-	nng_http_res *res;
-
-	/* Counted first so a scrape includes itself: the count is then
-	 * monotonic from the scraper's point of view. */
-	cxi_http_count(h->st_metrics, 200);
-	if (metrics_render(h, &buf, &len, &cap) != CX_OK ||
-	    (res = cxi_http_res_new(200, PROM_CT, buf, len)) == NULL) {
-		free(buf);
-		cxi_http_reply_error(aio, NULL, 500, "internal",
-		    "cannot render metrics", false, NULL, NULL);
-		return;
-	}
-	free(buf);
-	nng_aio_set_output(aio, 0, res);
-	nng_aio_finish(aio, 0);
-}
 
 /* Anything no other handler took. Answering here instead of letting nng
  * send its own 404/405 gives JSON with the right Content-Type and lets us
@@ -427,7 +89,7 @@ fallback_cb(nng_aio *aio)
 	const char *method = nng_http_req_get_method(req);
 	const char *query;
 	char path[CXI_HTTP_MAX_PATH], msg[CXI_HTTP_MAX_PATH + 64];
-	bool close = unread_body(req);
+	bool close = cxi_http_unread_body(req);
 	int st;
 
 	st = cxi_http_path_split(nng_http_req_get_uri(req), path,
@@ -450,7 +112,7 @@ fallback_cb(nng_aio *aio)
 			return;
 		}
 		if (strcmp(path, "/metrics") == 0) {
-			metrics_cb(aio);
+			cxi_http_metrics_cb(aio);
 			return;
 		}
 	}
@@ -649,27 +311,32 @@ cxi_http_start(cxi_http **out, const cxi_http_opts *opts, char *why,
 		    opts->listen);
 		return (CX_ENOMEM);
 	}
+	/* Static initialisers cannot fail, unlike pthread_mutex_init. */
+	h->mtx = (pthread_mutex_t) PTHREAD_MUTEX_INITIALIZER;
+	h->stats_mtx = (pthread_mutex_t) PTHREAD_MUTEX_INITIALIZER;
+	h->pm_mtx = (pthread_mutex_t) PTHREAD_MUTEX_INITIALIZER;
+	h->mfn_mtx = (pthread_mutex_t) PTHREAD_MUTEX_INITIALIZER;
 	/* Drain waits on a monotonic deadline: wall-clock steps must not
 	 * stretch or cut a shutdown. */
-	if (pthread_condattr_init(&ca) != 0 ||
-	    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
-	    pthread_cond_init(&h->cv, &ca) != 0) {
+	if (pthread_condattr_init(&ca) != 0) {
 		free(h);
 		snprintf(why, whylen, "listen %s: out of resources",
 		    opts->listen);
 		return (CX_ENOMEM);
 	}
+	rv = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	if (rv == 0) {
+		rv = pthread_cond_init(&h->cv, &ca);
+	}
 	pthread_condattr_destroy(&ca);
-	pthread_mutex_init(&h->mtx, NULL);
-	pthread_mutex_init(&h->stats_mtx, NULL);
-	pthread_mutex_init(&h->pm_mtx, NULL);
-	pthread_mutex_init(&h->mfn_mtx, NULL);
+	if (rv != 0) {
+		free(h);
+		snprintf(why, whylen, "listen %s: out of resources",
+		    opts->listen);
+		return (CX_ENOMEM);
+	}
 	if (cxi_routes_init(&h->routes) != CX_OK) {
-		pthread_mutex_destroy(&h->mtx);
 		pthread_cond_destroy(&h->cv);
-		pthread_mutex_destroy(&h->stats_mtx);
-		pthread_mutex_destroy(&h->pm_mtx);
-		pthread_mutex_destroy(&h->mfn_mtx);
 		free(h);
 		snprintf(why, whylen, "listen %s: out of resources",
 		    opts->listen);
@@ -730,7 +397,7 @@ cxi_http_start(cxi_http **out, const cxi_http_opts *opts, char *why,
 	         1024)) != 0 ||
 	    (rv = add_handler(h, "/readyz", readyz_cb, "GET", false, true,
 	         1024)) != 0 ||
-	    (rv = add_handler(h, "/metrics", metrics_cb, "GET", false, true,
+	    (rv = add_handler(h, "/metrics", cxi_http_metrics_cb, "GET", false, true,
 	         1024)) != 0 ||
 	    (rv = add_handler(h, "/webhooks", cxi_http_webhook_cb, NULL, true,
 	         false, 0)) != 0 ||
@@ -825,14 +492,6 @@ cxi_http_set_ready(cxi_http *h, bool ready)
 	}
 }
 
-void
-cxi_http_set_metrics(cxi_http *h, cxi_metrics_fn fn, void *arg)
-{
-	pthread_mutex_lock(&h->mfn_mtx);
-	h->mfn = fn;
-	h->mfn_arg = arg;
-	pthread_mutex_unlock(&h->mfn_mtx);
-}
 
 int
 cxi_http_drain(cxi_http *h, int timeout_ms)
@@ -886,36 +545,3 @@ cxi_http_routes_drop(cxi_http *h, const char *plugin)
 	(void) cxi_routes_drop(&h->routes, plugin);
 }
 
-void
-cxi_http_metric_add(cxi_http *h, const char *plugin, const char *m,
-    int64_t delta)
-{
-	cxi_pmetric *pm, **pp;
-
-	/* Counters only go up; a bad name would corrupt the exposition. */
-	if (plugin == NULL || m == NULL || delta < 0 || !metric_name_ok(m)) {
-		return;
-	}
-	pthread_mutex_lock(&h->pm_mtx);
-	for (pp = &h->pmetrics; (pm = *pp) != NULL; pp = &pm->next) {
-		if (strcmp(pm->name, m) == 0 &&
-		    strcmp(pm->plugin, plugin) == 0) {
-			break;
-		}
-	}
-	if (pm == NULL && (pm = calloc(1, sizeof(*pm))) != NULL) {
-		if ((pm->plugin = strdup(plugin)) == NULL ||
-		    (pm->name = strdup(m)) == NULL) {
-			free(pm->plugin);
-			free(pm);
-			pm = NULL;
-		} else {
-			atomic_init(&pm->value, 0);
-			*pp = pm;
-		}
-	}
-	if (pm != NULL) {
-		atomic_fetch_add(&pm->value, delta);
-	}
-	pthread_mutex_unlock(&h->pm_mtx);
-}

@@ -65,14 +65,6 @@ struct cxi_job {
 	uint8_t *body;
 };
 
-static bool
-unread_body(nng_http_req *req)
-{
-	const char *cl = nng_http_req_get_header(req, "Content-Length");
-	return (nng_http_req_get_header(req, "Transfer-Encoding") != NULL ||
-	    (cl != NULL && strcmp(cl, "0") != 0));
-}
-
 /* Only plain decimal: "+5", " 5" or "5x" are refused, as is overflow. */
 static bool
 parse_length(const char *s, uint64_t *out)
@@ -463,7 +455,7 @@ cxi_http_webhook_cb(nng_aio *aio)
 	const char *query, *sub, *cl;
 	char path[CXI_HTTP_MAX_PATH], plugin[72], allow[128];
 	char msg[CXI_HTTP_MAX_PATH + 64];
-	bool close = unread_body(req);
+	bool close = cxi_http_unread_body(req);
 	cxi_route *route;
 	cxi_http_stat *stat;
 	uint64_t len = 0;

@@ -100,7 +100,7 @@ bool cxi_http_name_ok(const char *name);
 bool cxi_routes_valid(const char *plugin, const char *method,
     const char *subpath);
 
-/* ---- the server (http.c) ---- */
+/* ---- the server (http.c, http_reply.c) ---- */
 
 typedef struct cxi_job cxi_job;
 
@@ -164,6 +164,16 @@ nng_http_res *cxi_http_res_new(uint16_t status, const char *ctype,
 void cxi_http_reply_error(nng_aio *aio, cxi_http_stat *st, uint16_t status,
     const char *code, const char *message, bool close, const char *hname,
     const char *hval);
+
+/* A request body nng did not read (we ask it not to on the catch-all and
+ * webhook handlers) would be parsed as the next request: such responses
+ * must close the connection. */
+bool cxi_http_unread_body(nng_http_req *req);
+
+/* ---- metrics (http_metrics.c) ---- */
+
+/* The nng handler for GET /metrics. */
+void cxi_http_metrics_cb(nng_aio *aio);
 
 /* ---- dispatch (http_dispatch.c) ---- */
 
