@@ -804,6 +804,121 @@ test_slow_body(void **state)
 	fx_stop(f);
 }
 
+/* Handlers finishing right around the deadline: exactly one of the
+ * worker and the timer must answer, whichever wins. */
+static cx_err
+jitter_fn(void *arg, const cx_http_req *rq, cx_http_resp *rs)
+{
+	(void) arg;
+	sleep_ms((long) (rq->body_len % 7) * 5); /* 0..30 ms around 15 */
+	return (cx_http_resp_set(rs, 200, "text/plain", "ok", 2));
+}
+
+typedef struct storm {
+	pthread_t t;
+	const char *url;
+	int ok, late, bad;
+} storm;
+
+static void *
+storm_main(void *arg)
+{
+	storm *s = arg;
+	reply *r = malloc(sizeof(*r));
+	char body[16] = "0123456789abcde";
+	if (r == NULL) {
+		return (NULL);
+	}
+	for (int i = 0; i < 40; i++) {
+		if (req("POST", s->url, "/webhooks/j/x", body, (size_t) (i % 15),
+		        NULL, r) != CURLE_OK) {
+			s->bad++;
+		} else if (r->status == 200 && strcmp(r->body, "ok") == 0) {
+			s->ok++;
+		} else if (r->status == 504) {
+			s->late++;
+		} else {
+			s->bad++;
+		}
+	}
+	free(r);
+	return (NULL);
+}
+
+static void
+test_timeout_race(void **state)
+{
+	(void) state;
+	fx *f = fx_start(0, 15);
+	storm s[4];
+	int ok = 0, late = 0;
+
+	assert_int_equal(cxi_http_route_add(f->h, "j", "POST", "/x",
+	                     jitter_fn, f),
+	    CX_OK);
+	for (int i = 0; i < 4; i++) {
+		s[i] = (storm) { .url = f->url };
+		assert_int_equal(pthread_create(&s[i].t, NULL, storm_main, &s[i]),
+		    0);
+	}
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(s[i].t, NULL), 0);
+		assert_int_equal(s[i].bad, 0);
+		ok += s[i].ok;
+		late += s[i].late;
+	}
+	assert_int_equal(ok + late, 160);
+	fx_stop(f);
+}
+
+/* Clients that give up, and a stop with a body half received and a
+ * handler still running: nothing may hang or leak. */
+static void
+test_client_gone(void **state)
+{
+	(void) state;
+	fx *f = fx_start(0, 5000);
+	CURL *c = curl_easy_init();
+	char url[256];
+	reply r;
+	int fd;
+
+	f->sleep_ms = 300;
+	assert_int_equal(cxi_http_route_add(f->h, "slow", "POST", "/run",
+	                     slow_fn, f),
+	    CX_OK);
+	assert_non_null(c);
+	snprintf(url, sizeof(url), "%s/webhooks/slow/run", f->url);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, "x");
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 50L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	assert_int_equal(curl_easy_perform(c), CURLE_OPERATION_TIMEDOUT);
+	curl_easy_cleanup(c);
+	wait_started(f);
+	while (!atomic_load(&f->finished)) {
+		sleep_ms(10);
+	}
+	get(f->url, "/healthz", &r);
+	assert_int_equal(r.status, 200);
+
+	/* Half a body on the wire and a handler running, then stop. */
+	atomic_store(&f->started, 0);
+	atomic_store(&f->finished, 0);
+	const char *half = "POST /webhooks/slow/run HTTP/1.1\r\n"
+	                   "Host: x\r\nContent-Length: 10\r\n\r\nab";
+	fd = raw_connect(f->url);
+	assert_int_equal(write(fd, half, strlen(half)), (ssize_t) strlen(half));
+	bg b;
+	bg_start(&b, f->url, "/webhooks/slow/run");
+	wait_started(f);
+	long t0 = now_ms();
+	fx_stop(f);
+	assert_true(now_ms() - t0 < 2000);
+	assert_int_equal(pthread_join(b.t, NULL), 0);
+	close(fd);
+}
+
 static void
 test_listen_errors(void **state)
 {
@@ -892,6 +1007,8 @@ main(void)
 		cmocka_unit_test(test_drain),
 		cmocka_unit_test(test_concurrency),
 		cmocka_unit_test(test_slow_body),
+		cmocka_unit_test(test_timeout_race),
+		cmocka_unit_test(test_client_gone),
 		cmocka_unit_test(test_listen_errors),
 		cmocka_unit_test(test_https),
 	};
