@@ -469,6 +469,14 @@ cxi_http_stop(cxi_http *h)
 		/* Closes every connection and waits until each pending
 		 * handler aio completed, which needs the workers alive. */
 		nng_http_server_stop(h->server);
+		/* A connection can be gone while our body read's completion
+		 * is still on its way to enqueue a job: wait until every
+		 * job has been run and freed before the workers go. */
+		pthread_mutex_lock(&h->mtx);
+		while (h->inflight > 0) {
+			pthread_cond_wait(&h->cv, &h->mtx);
+		}
+		pthread_mutex_unlock(&h->mtx);
 		cxi_http_workers_stop(h);
 	}
 	nng_http_server_release(h->server);
