@@ -116,11 +116,15 @@ fallback_cb(nng_aio *aio)
 			return;
 		}
 	}
-	if (strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0 ||
-	    strcmp(path, "/metrics") == 0) {
+	cxi_http_stat *core = strcmp(path, "/healthz") == 0 ? h->st_healthz :
+	    strcmp(path, "/readyz") == 0                    ? h->st_readyz :
+	    strcmp(path, "/metrics") == 0                   ? h->st_metrics :
+	                                                      NULL;
+	if (core != NULL) {
+		/* The path is a known template, so count it there. */
 		snprintf(msg, sizeof(msg), "%s not allowed on %s", method,
 		    path);
-		cxi_http_reply_error(aio, h->st_unmatched, 405,
+		cxi_http_reply_error(aio, core, 405,
 		    "method_not_allowed", msg, close, "Allow", "GET, HEAD");
 		return;
 	}

@@ -323,6 +323,9 @@ test_metrics(void **state)
 		get(f->url, "/healthz", &r);
 	}
 	get(f->url, "/readyz", &r);
+	assert_int_equal(req("DELETE", f->url, "/readyz", NULL, 0, NULL, &r),
+	    CURLE_OK);
+	assert_int_equal(r.status, 405);
 	get(f->url, "/nope", &r);
 	get(f->url, "/webhooks/nobody/x", &r);
 	assert_int_equal(req("POST", f->url, "/webhooks/echo/status", pb, 1,
@@ -348,6 +351,8 @@ test_metrics(void **state)
 	    "callixo_http_requests_total{route=\"/healthz\",code=\"200\"} 3\n"));
 	assert_non_null(strstr(r.body,
 	    "callixo_http_requests_total{route=\"/readyz\",code=\"503\"} 1\n"));
+	assert_non_null(strstr(r.body,
+	    "callixo_http_requests_total{route=\"/readyz\",code=\"405\"} 1\n"));
 	assert_non_null(strstr(r.body,
 	    "callixo_http_requests_total{route=\"unmatched\",code=\"404\"} 2\n"));
 	/* The template, never the raw path (query or not). */
