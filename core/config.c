@@ -374,8 +374,11 @@ cfg_schemas(cxi_cctx *cc, cxi_config *cfg, cxi_schema_fn fn, void *arg)
 		if (!pc->enabled) {
 			continue;
 		}
-		if (fn(arg, pc->path, &desc, why, sizeof(why)) != 0 ||
-		    desc == NULL) {
+		int rv = fn(arg, pc->path, &desc, why, sizeof(why));
+		if (rv > 0) {
+			continue; /* left to the loader at start (see config.h) */
+		}
+		if (rv != 0 || desc == NULL) {
 			why[sizeof(why) - 1] = '\0';
 			CXI_CERR(cc, pc->line, pc->col, "plugin '%s': %s",
 			    pc->name, why[0] ? why : "cannot read descriptor");

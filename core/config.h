@@ -61,8 +61,11 @@ typedef struct cxi_config {
 } cxi_config;
 
 /* Reads the descriptor of the plugin at `path` without running any of its
- * code, for schema validation; implemented by the loader. Returns 0 or
- * writes a reason into `why`. */
+ * code, for schema validation; implemented by the loader. Returns 0, or
+ * -1 with a reason in `why` (a config error), or 1 to skip the plugin's
+ * settings check: the daemon does that for a plugin that cannot be
+ * opened at all, so the failure is reported by the loader at start with
+ * the plugin's `required` semantics instead of rejecting the file. */
 typedef int (*cxi_schema_fn)(void *arg, const char *path,
     const cx_plugin **desc, char *why, size_t whylen);
 

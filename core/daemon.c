@@ -75,16 +75,29 @@ errors_json(const cxi_errlist *errs)
 	return (a);
 }
 
+/* At start and reload a plugin whose object cannot be opened is not a
+ * config error: the loader reports it when it starts the plugin, and only
+ * a required plugin stops the daemon. --check-config stays strict. */
+static int
+lenient_schema(void *cache, const char *path, const cx_plugin **desc,
+    char *why, size_t whylen)
+{
+	return (cxi_module_cache_schema(cache, path, desc, why, whylen) == 0 ?
+	        0 :
+	        1);
+}
+
 static cxi_config *
-load(const char *path, cxi_module_cache **cache, cxi_errlist *errs)
+load_with(const char *path, cxi_module_cache **cache, cxi_errlist *errs,
+    bool strict)
 {
 	*cache = cxi_module_cache_new();
 	if (*cache == NULL) {
 		cxi_errlist_add(errs, path, 0, 0, "out of memory");
 		return (NULL);
 	}
-	cxi_config *cfg = cxi_config_load(path, cxi_module_cache_schema,
-	    *cache, errs);
+	cxi_config *cfg = cxi_config_load(path,
+	    strict ? cxi_module_cache_schema : lenient_schema, *cache, errs);
 	if (cfg == NULL) {
 		cxi_module_cache_free(*cache);
 		*cache = NULL;
@@ -92,12 +105,18 @@ load(const char *path, cxi_module_cache **cache, cxi_errlist *errs)
 	return (cfg);
 }
 
+static cxi_config *
+load(const char *path, cxi_module_cache **cache, cxi_errlist *errs)
+{
+	return (load_with(path, cache, errs, false));
+}
+
 int
 cxi_daemon_check_config(const char *path)
 {
 	cxi_errlist errs = {0};
 	cxi_module_cache *cache;
-	cxi_config *cfg = load(path, &cache, &errs);
+	cxi_config *cfg = load_with(path, &cache, &errs, true);
 	print_errors(&errs, false);
 	cxi_errlist_clear(&errs);
 	if (cfg == NULL) {
@@ -323,7 +342,7 @@ admin_handle(void *arg, const char *cmd, const json_t *args)
 		}
 		cxi_errlist errs = {0};
 		cxi_module_cache *cache;
-		cxi_config *cfg = load(file, &cache, &errs);
+		cxi_config *cfg = load_with(file, &cache, &errs, true);
 		json_t *r = json_pack("{s:b, s:o}", "valid", cfg != NULL,
 		    "errors", errors_json(&errs));
 		cxi_errlist_clear(&errs);

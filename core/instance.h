@@ -50,6 +50,7 @@ typedef struct cxi_instance {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	pid_t hello_pid;        /* pid that last announced itself */
+	bool died;              /* the child died since the last start */
 	char version[64];
 	char summary[128];
 

@@ -83,6 +83,8 @@ on_child_exit(void *arg, pid_t pid, int status, int restart_in_ms,
 	snprintf(in->error, sizeof(in->error), "%s", why);
 	in->hello_pid = 0;
 	in->st = CXI_INST_RESTARTING;
+	in->died = true;
+	pthread_cond_broadcast(&in->cv); /* a start waiting for hello */
 	pthread_mutex_unlock(&in->mu);
 	if (in->opts->http != NULL) {
 		cxi_http_routes_drop(in->opts->http, in->name);
@@ -139,6 +141,7 @@ cxi_isolated_start(cxi_instance *in)
 	};
 	pthread_mutex_lock(&in->mu);
 	in->hello_pid = 0;
+	in->died = false;
 	pthread_mutex_unlock(&in->mu);
 	if (cxi_super_start(&in->sup, &so) != 0) {
 		cxi_instance_fail(in, "cannot start the plugin host process");
@@ -153,7 +156,9 @@ cxi_isolated_start(cxi_instance *in)
 		dl.tv_nsec -= 1000000000;
 	}
 	pthread_mutex_lock(&in->mu);
-	while (in->hello_pid == 0) {
+	/* Stop waiting at the first death: the supervisor keeps retrying
+	 * with backoff, and start-up need not wait for it. */
+	while (in->hello_pid == 0 && !in->died) {
 		if (pthread_cond_timedwait(&in->cv, &in->mu, &dl) == ETIMEDOUT) {
 			break;
 		}
@@ -163,10 +168,14 @@ cxi_isolated_start(cxi_instance *in)
 	if (!up) {
 		/* Leave the supervisor running: a plugin that crashes at
 		 * start-up keeps being retried with backoff. */
-		snprintf(why, sizeof(why),
-		    "did not come up within %d ms%s%s",
-		    in->opts->hello_timeout_ms, in->error[0] ? ": " : "",
-		    in->error);
+		if (in->error[0] != '\0') {
+			snprintf(why, sizeof(why), "died during start: %s",
+			    in->error);
+		} else {
+			snprintf(why, sizeof(why),
+			    "did not come up within %d ms",
+			    in->opts->hello_timeout_ms);
+		}
 		cxi_instance_fail(in, why);
 		in->st = CXI_INST_RESTARTING;
 		return (-1);

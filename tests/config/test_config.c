@@ -160,9 +160,9 @@ test_default_conf(void **st)
 	char *dir = strdup(default_conf);
 	*strrchr(dir, '/') = '\0';
 	char want[4096];
-	snprintf(want, sizeof(want), "%s/var", dir);
+	snprintf(want, sizeof(want), "%s/../var", dir);
 	assert_string_equal(cfg->data_dir, want);
-	snprintf(want, sizeof(want), "%s/var/admin.sock", dir);
+	snprintf(want, sizeof(want), "%s/../var/admin.sock", dir);
 	assert_string_equal(cfg->admin_socket, want);
 	free(dir);
 	assert_non_null(cfg->plugin_dir);

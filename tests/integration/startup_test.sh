@@ -36,8 +36,10 @@ check "suggests listen" grep -qF "did you mean 'listen'" "$TMP/check.err"
 check "bad kind reported" grep -qF "$TMP/bad.yaml:6:" "$TMP/check.err"
 check "bad boolean reported" grep -qF "$TMP/bad.yaml:7:" "$TMP/check.err"
 
-"$CALLIXOD" --check-config -c "$SRC/conf/callixo.yaml" >/dev/null 2>&1
-check "shipped config validates" test $? = 0 -o -z "${CALLIXO_PLUGIN_DIR:-}"
+CALLIXO_PLUGIN_DIR=$BUILD/plugins CALLIXO_DATA_DIR=$TMP/d \
+	"$CALLIXOD" --check-config -c "$SRC/conf/callixo.yaml" >"$TMP/ok.out" 2>&1
+check "shipped config validates" test $? = 0
+check "check-config says valid" file_contains "$TMP/ok.out" "configuration is valid"
 
 for case in "missing:/nonexistent/x.so:file not found" \
             "wrongabi:$BUILD/tests/plugins/wrong_abi.so:ABI mismatch" \

@@ -369,7 +369,10 @@ test_isolated_crash(void **state)
 
 	/* Make it abort; the core stays up and the supervisor restarts it. */
 	cxi_bus_client *c;
+	char ipc[128];
+	snprintf(ipc, sizeof(ipc), "%s/run", r->dir);
 	assert_int_equal(cxi_bus_client_open(&c, "tester", r->ns, NULL), 0);
+	assert_int_equal(cxi_bus_client_set_ipc_dir(c, ipc), CX_OK);
 	json_t *reply = NULL;
 	cx_err rv = cxi_bus_call(c, "iso", "lifecycle.crash", NULL, NULL, 1000,
 	    &reply);

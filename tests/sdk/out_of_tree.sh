@@ -19,5 +19,5 @@ echo "plugindir=$(pkg-config --variable=plugindir callixo-sdk)"
 make -C "$TMP/hello" CFLAGS="-O1 -g $extra" check
 # The plugin is installable where the SDK says plugins go.
 make -C "$TMP/hello" DESTDIR="$TMP/inst" install
-test -f "$TMP/inst$(pkg-config --variable=plugindir callixo-sdk | sed "s#^$TMP/stage##")/hello.so"
+test -f "$TMP/inst$(pkg-config --variable=plugindir callixo-sdk)/hello.so"
 echo "out-of-tree build and test: ok"
