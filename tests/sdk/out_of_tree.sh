@@ -12,11 +12,14 @@ libdir=$(dirname "$(find "$TMP/stage" -name 'libcallixo-testkit.so' | head -1)")
 export PKG_CONFIG_SYSROOT_DIR=$TMP/stage PKG_CONFIG_PATH=$pcdir
 export LD_LIBRARY_PATH=$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 cp -r "$SRC/sdk/examples/hello" "$TMP/hello"
-extra=
-[ "${CALLIXO_SANITIZE:-0}" = 1 ] && extra="-fsanitize=address,undefined -fno-omit-frame-pointer"
+extra= noundef=-Wl,--no-undefined
+if [ "${CALLIXO_SANITIZE:-0}" = 1 ]; then
+	extra="-fsanitize=address,undefined -fno-omit-frame-pointer"
+	noundef=
+fi
 echo "abi_version=$(pkg-config --variable=abi_version callixo-sdk)"
 echo "plugindir=$(pkg-config --variable=plugindir callixo-sdk)"
-make -C "$TMP/hello" CFLAGS="-O1 -g $extra" check
+make -C "$TMP/hello" CFLAGS="-O1 -g $extra" NO_UNDEFINED="$noundef" check
 # The plugin is installable where the SDK says plugins go.
 make -C "$TMP/hello" DESTDIR="$TMP/inst" install
 test -f "$TMP/inst$(pkg-config --variable=plugindir callixo-sdk)/hello.so"
