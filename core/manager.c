@@ -384,56 +384,41 @@ cxi_manager_degraded(cxi_manager *m)
 	return (deg);
 }
 
-static void
-append_text(char **buf, size_t *len, size_t *cap, const char *s)
-{
-	size_t n = strlen(s);
-	if (*len + n + 1 > *cap) {
-		size_t nc = (*cap ? *cap * 2 : 1024) + n;
-		char *nb = realloc(*buf, nc);
-		if (nb == NULL) {
-			return;
-		}
-		*buf = nb;
-		*cap = nc;
-	}
-	memcpy(*buf + *len, s, n + 1);
-	*len += n;
-}
-
 void
 cxi_manager_metrics(void *arg, char **buf, size_t *len, size_t *cap)
 {
 	cxi_manager *m = arg;
-	char line[512];
-	append_text(buf, len, cap,
+	cxi_http_buf_printf(buf, len, cap,
 	    "# HELP callixo_plugin_up 1 if the plugin instance is running.\n"
 	    "# TYPE callixo_plugin_up gauge\n");
 	pthread_mutex_lock(&m->mu);
 	for (size_t i = 0; i < m->n; i++) {
 		cxi_instance *in = m->inst[i];
-		snprintf(line, sizeof(line),
+		cxi_http_buf_printf(buf, len, cap,
 		    "callixo_plugin_up{plugin=\"%s\",kind=\"%s\",state=\"%s\"} "
 		    "%d\n",
 		    in->name, cx_plugin_kind_name(in->kind),
 		    cxi_inst_state_name(in->st), in->st == CXI_INST_RUNNING);
-		append_text(buf, len, cap, line);
 	}
 	pthread_mutex_unlock(&m->mu);
 	cxi_bus_stats st;
 	cxi_bus_stats_get(m->opts.bus, &st);
-	snprintf(line, sizeof(line),
+	cxi_http_buf_printf(buf, len, cap,
+	    "# HELP callixo_bus_messages_total Messages through the bus "
+	    "broker.\n"
 	    "# TYPE callixo_bus_messages_total counter\n"
 	    "callixo_bus_messages_total{pattern=\"event_in\"} %llu\n"
 	    "callixo_bus_messages_total{pattern=\"event_out\"} %llu\n"
 	    "callixo_bus_messages_total{pattern=\"survey\"} %llu\n"
 	    "# TYPE callixo_policy_denies_total counter\n"
-	    "callixo_policy_denies_total %llu\n",
+	    "callixo_policy_denies_total %llu\n"
+	    "# TYPE callixo_policy_timeouts_total counter\n"
+	    "callixo_policy_timeouts_total %llu\n",
 	    (unsigned long long) st.events_in,
 	    (unsigned long long) st.events_out,
 	    (unsigned long long) st.surveys,
-	    (unsigned long long) st.survey_denies);
-	append_text(buf, len, cap, line);
+	    (unsigned long long) st.survey_denies,
+	    (unsigned long long) st.survey_timeouts);
 }
 
 cx_verdict

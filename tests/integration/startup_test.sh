@@ -19,6 +19,11 @@ YAML
 }
 
 out=$("$CALLIXOD" --version); check "--version prints version and ABI" contains "$out" "plugin ABI 1.0"
+out=$(CALLIXO_PLUGIN_DIR=$BUILD/plugins "$CALLIXOD" --describe eventlog)
+check "--describe prints the schema" contains "$out" "max_bytes"
+check "--describe shows flags and defaults" grep -qE 'max_bytes +int +reloadable default=10485760' <<<"$out"
+out=$("$CALLIXOD" --describe "$BUILD/tests/plugins/lifecycle.so")
+check "--describe marks secrets" grep -qE 'token +string +secret' <<<"$out"
 
 cat >"$TMP/bad.yaml" <<YAML
 server:
