@@ -70,6 +70,10 @@ r=$(http GET "$BASE/metrics")
 check "metrics: uptime" contains "$r" "callixo_uptime_seconds"
 check "metrics: eventlog up" contains "$r" 'callixo_plugin_up{plugin="eventlog",kind="generic",state="running"} 1'
 check "metrics: requests by route" contains "$r" 'route="/healthz"'
+check "metrics: bus messages" contains "$r" 'callixo_bus_messages_total{pattern="event_in"}'
+sleep 0.3
+r=$(http GET "$BASE/metrics")
+check "metrics: isolated plugin's timer counter reaches /metrics" contains "$r" 'callixo_plugin_lifecycle_ticks_total{plugin="lc"}'
 r=$(http GET "$BASE/nope"); check "unknown path is a JSON 404" contains "$r" '404 {"error":{"code":"not_found"'
 
 # The isolated plugin answers from its own process.
