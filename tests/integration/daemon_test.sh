@@ -12,7 +12,7 @@ LOG=$TMP/daemon.log
 SOCK=$TMP/data/admin.sock
 export CALLIXO_ADMIN_SOCKET=$SOCK
 
-write_conf() { # write_conf HELLO_ENABLED [EXTRA_TOP_LEVEL_LINE]
+write_conf() { # write_conf HELLO_ENABLED [EXTRA_TOP_LEVEL_LINE] [GREETING]
 	cat >"$CONF" <<YAML
 server:
   listen: http://127.0.0.1:$PORT
@@ -32,7 +32,7 @@ plugins:
     kind: generic
     enabled: $1
     settings:
-      greeting: Hi
+      greeting: ${3:-Hi}
   - name: lc
     kind: generic
     path: $BUILD/tests/plugins/lifecycle.so
@@ -96,9 +96,24 @@ check "reload enabling hello is logged" wait_for "$LOG" 'started="[\"hello\"]"' 
 r=$(http POST "$BASE/webhooks/hello/ping" "xy")
 check "hello served after SIGHUP" contains "$r" '200 {"plugin":"hello","bytes":2'
 
+# A reloadable setting changes: reconfigure in place, no restart.
+sleep 2.1 # past the reload coalescing window
+write_conf true "" Howdy
+kill -HUP "$DPID"
+check "changed reloadable setting is reconfigured" wait_for "$LOG" 'reconfigured="[\"hello\"]"' 10
+check "hello was not restarted" test "$(count_of "$LOG" 'plugin=hello msg="plugin started"')" = 1
+
+# HUPs in a burst are coalesced into one reload.
+sleep 2.1
+before=$(count_of "$LOG" 'msg="reloading configuration')
+kill -HUP "$DPID"; kill -HUP "$DPID"; kill -HUP "$DPID"
+sleep 2.8
+after=$(count_of "$LOG" 'msg="reloading configuration')
+check "a burst of SIGHUPs gives at most two reloads" test $((after - before)) -ge 1 -a $((after - before)) -le 2
+
 # An invalid config is rejected whole; the running one stays.
 sleep 2.1 # past the reload coalescing window
-write_conf false "bogus_key: 1"
+write_conf false "bogus_key: 1" Howdy
 kill -HUP "$DPID"
 check "invalid reload rejected" wait_for "$LOG" "config reload rejected" 10
 check "rejection names file:line:col and key" grep -qF "$CONF:8:1: unknown key 'bogus_key'" "$LOG"
