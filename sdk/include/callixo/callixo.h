@@ -13,5 +13,7 @@
 #include <callixo/http.h>
 #include <callixo/host.h>
 #include <callixo/plugin.h>
+#include <callixo/storage.h>
+#include <callixo/blob.h>
 
 #endif
