@@ -393,7 +393,7 @@ cfg_from_tree(const char *file, const cxi_ynode *root, cxi_schema_fn fn,
     void *arg, cxi_errlist *errs)
 {
 	static const char *const keys[] = {"server", "data_dir", "log",
-	    "admin", "plugin_dir", "plugins", NULL};
+	    "admin", "plugin_dir", "storage", "plugins", NULL};
 	cxi_cctx cc = {.file = file, .errs = errs};
 	size_t start = errs->n;
 	cxi_config *cfg = cfg_new(file);
@@ -424,6 +424,7 @@ cfg_from_tree(const char *file, const cxi_ynode *root, cxi_schema_fn fn,
 	cfg_log(&cc, cfg, cxi_ynode_get(root, "log"));
 	cfg_admin(&cc, cfg, cxi_ynode_get(root, "admin"));
 	cfg_plugin_dir(&cc, cfg, root);
+	cxi_cfg_storage(&cc, cfg, cxi_ynode_get(root, "storage"));
 	const cxi_ynode *listen = cxi_ynode_get(cxi_ynode_get(root, "server"),
 	    "listen");
 	if (strncmp(cfg->listen, "https://", 8) == 0 &&
@@ -433,6 +434,7 @@ cfg_from_tree(const char *file, const cxi_ynode *root, cxi_schema_fn fn,
 	}
 	if (cfg->plugin_dir != NULL) {
 		cxi_cfg_plugins(&cc, cfg, cxi_ynode_get(root, "plugins"));
+		cxi_cfg_one_store(&cc, cfg);
 	}
 	if (fn != NULL) {
 		/* Only well-formed plugin entries are kept in cfg->plugins,
@@ -509,6 +511,10 @@ cxi_config_free(cxi_config *cfg)
 	free(cfg->data_dir);
 	free(cfg->admin_socket);
 	free(cfg->plugin_dir);
+	if (cfg->master_key != NULL) {
+		explicit_bzero(cfg->master_key, strlen(cfg->master_key));
+		free(cfg->master_key);
+	}
 	free(cfg);
 }
 

@@ -56,6 +56,8 @@ typedef struct cxi_config {
 	cxi_log_format log_format;
 	char *admin_socket;  /* admin.socket, a filesystem path */
 	char *plugin_dir;
+	bool migrate_auto;   /* storage.migrate: auto (default) or manual */
+	char *master_key;    /* storage.master_key, 64 hex chars, or NULL */
 	size_t n_plugins;
 	cxi_plugin_conf *plugins;
 } cxi_config;

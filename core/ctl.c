@@ -63,6 +63,8 @@ usage(FILE *f)
 	    "  plugin disable NAME    stop a plugin (runtime only)\n"
 	    "  check-config FILE      have the daemon validate FILE with its "
 	    "plugins\n"
+	    "  migrate status         schema version and pending migrations\n"
+	    "  migrate up             apply pending migrations\n"
 	    "\n"
 	    "Options:\n"
 	    "  -s, --socket PATH      admin socket; default: "
@@ -282,6 +284,46 @@ show_check(const json_t *r, const char *file)
 	return (EXIT_FAILED);
 }
 
+static int
+show_migrate(const json_t *r, const char *cmd)
+{
+	const json_t *st = strcmp(cmd, "migrate-up") == 0 ?
+	    json_object_get(r, "status") : r;
+	if (!json_is_object(st)) {
+		fprintf(stderr, "%s: unexpected %s reply\n", prog, cmd);
+		return (EXIT_FAILED);
+	}
+	if (strcmp(cmd, "migrate-up") == 0) {
+		const json_t *done = json_object_get(r, "applied");
+		size_t i;
+		const json_t *n;
+		printf("applied %zu migration%s\n", json_array_size(done),
+		    json_array_size(done) == 1 ? "" : "s");
+		json_array_foreach (done, i, n) {
+			printf("  %s\n", json_string_value(n));
+		}
+	}
+	printf("dialect %s, schema version %lld of %lld, %lld pending\n",
+	    str_or(st, "dialect", "?"),
+	    (long long) json_integer_value(json_object_get(st, "current")),
+	    (long long) json_integer_value(json_object_get(st, "latest")),
+	    (long long) json_integer_value(json_object_get(st, "pending")));
+	size_t i;
+	const json_t *m;
+	json_array_foreach (json_object_get(st, "migrations"), i, m) {
+		printf("  %04lld %-32s %s\n",
+		    (long long) json_integer_value(json_object_get(m, "version")),
+		    str_or(m, "name", "?"), str_or(m, "state", "?"));
+	}
+	const char *problem = json_string_value(json_object_get(st,
+	    "problem"));
+	if (problem != NULL) {
+		printf("problem: %s\n", problem);
+		return (EXIT_FAILED);
+	}
+	return (EXIT_OK);
+}
+
 /* Whether a result means the command did what was asked; for --json,
  * where the text renderers (which also decide this) are skipped. */
 static int
@@ -385,6 +427,10 @@ main(int argc, char **argv)
 			return (usage_error("invalid plugin name \"%s\"",
 			    av[2]));
 		}
+	} else if (strcmp(av[0], "migrate") == 0 && nargs == 2 &&
+	    (strcmp(av[1], "status") == 0 || strcmp(av[1], "up") == 0)) {
+		cmd = strcmp(av[1], "up") == 0 ? "migrate-up" : "migrate-status";
+		slow = 1;
 	} else if (strcmp(av[0], "check-config") == 0 && nargs == 2) {
 		cmd = "check-config";
 		file = av[1];
@@ -409,6 +455,7 @@ main(int argc, char **argv)
 		    strcmp(av[0], "plugins") == 0 ||
 		    strcmp(av[0], "reload") == 0 ||
 		    strcmp(av[0], "plugin") == 0 ||
+		    strcmp(av[0], "migrate") == 0 ||
 		    strcmp(av[0], "check-config") == 0;
 		return (usage_error(known ? "wrong arguments for \"%s\"" :
 		    "unknown command \"%s\"", av[0]));
@@ -459,6 +506,8 @@ main(int argc, char **argv)
 		code = show_reload(res);
 	} else if (verb != NULL) {
 		code = show_toggle(res, verb);
+	} else if (strncmp(cmd, "migrate-", 8) == 0) {
+		code = show_migrate(res, cmd);
 	} else {
 		code = show_check(res, file);
 	}

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,8 @@
 #include "loader.h"
 #include "log.h"
 #include "manager.h"
+#include "masterkey.h"
+#include "migrate.h"
 #include "notify.h"
 
 #define RELOAD_COALESCE_MS 2000
@@ -51,6 +54,10 @@ typedef struct cxd {
 	pthread_cond_t cv;
 	job *pending; /* one admin job at a time: the admin socket is serial */
 	bool stopping; /* refuse new jobs: the main loop no longer runs them */
+	bool migrate_auto;
+	_Atomic bool schema_pending; /* manual mode, migrations not applied */
+	uint8_t master_key[CXI_MASTER_KEY_BYTES];
+	char master_key_id[17];
 } cxd;
 
 static void
@@ -191,7 +198,90 @@ log_report(const char *what, const cxi_apply_report *r)
 static void
 update_ready(cxd *d)
 {
-	cxi_http_set_ready(d->http, cxi_manager_ready(d->mgr));
+	cxi_http_set_ready(d->http,
+	    cxi_manager_ready(d->mgr) && !d->schema_pending);
+}
+
+/* A storage driver came up: check its schema before anything uses it.
+ * A schema newer than this build knows, or a changed migration, fails
+ * the driver (and so the start, when it is required). */
+static int
+on_storage(void *arg, const cxi_db *db, char *why, size_t whylen)
+{
+	cxd *d = arg;
+	json_t *st;
+	if (cxi_migrate_status(db, &st, why, whylen) != 0) {
+		return (-1);
+	}
+	const char *problem = json_string_value(json_object_get(st, "problem"));
+	json_int_t pending = json_integer_value(json_object_get(st, "pending"));
+	if (problem != NULL) {
+		snprintf(why, whylen, "%s", problem);
+		json_decref(st);
+		return (-1);
+	}
+	json_decref(st);
+	d->schema_pending = false;
+	if (pending == 0) {
+		return (0);
+	}
+	if (!d->migrate_auto) {
+		cxi_warn("storage", "%lld schema migrations are pending and "
+		    "storage.migrate is manual: run `callixoctl migrate up`; "
+		    "not ready until then", (long long) pending);
+		d->schema_pending = true;
+		return (0);
+	}
+	json_t *done;
+	if (cxi_migrate_up(db, &done, why, whylen) != 0) {
+		return (-1);
+	}
+	size_t i;
+	json_t *n;
+	json_array_foreach (done, i, n) {
+		cxi_info("storage", "applied migration %s", json_string_value(n));
+	}
+	json_decref(done);
+	return (0);
+}
+
+static json_t *
+migrate_cmd(cxd *d, bool up)
+{
+	cxi_db db;
+	char why[512];
+	if (!cxi_manager_db_hold(d->mgr, &db)) {
+		return (cxi_admin_fail("no storage plugin is running"));
+	}
+	json_t *st = NULL, *done = NULL, *r;
+	if (up && cxi_migrate_up(&db, &done, why, sizeof(why)) != 0) {
+		cxi_manager_unhold(d->mgr);
+		cxi_error("storage", "%s", why);
+		return (cxi_admin_fail("%s", why));
+	}
+	if (cxi_migrate_status(&db, &st, why, sizeof(why)) != 0) {
+		cxi_manager_unhold(d->mgr);
+		json_decref(done);
+		return (cxi_admin_fail("%s", why));
+	}
+	cxi_manager_unhold(d->mgr);
+	if (json_integer_value(json_object_get(st, "pending")) == 0 &&
+	    json_object_get(st, "problem") == NULL) {
+		d->schema_pending = false;
+		update_ready(d);
+	}
+	if (up) {
+		size_t i;
+		json_t *n;
+		json_array_foreach (done, i, n) {
+			cxi_info("storage", "applied migration %s",
+			    json_string_value(n));
+		}
+		r = json_pack("{s:o, s:o}", "applied", done, "status", st);
+	} else {
+		r = st;
+	}
+	return (cxi_admin_ok(r));
 }
 
 /* Re-reads the config; applies it whole or not at all. */
@@ -226,6 +316,7 @@ reload(cxd *d)
 		}
 	}
 	cxi_log_setup(cfg->log_level, cfg->log_format);
+	d->migrate_auto = cfg->migrate_auto;
 	cxi_apply_report rep;
 	cxi_apply_report_init(&rep);
 	cxi_manager_apply(d->mgr, cfg, &rep);
@@ -334,6 +425,10 @@ admin_handle(void *arg, const char *cmd, const json_t *args)
 	if (strcmp(cmd, "plugins") == 0) {
 		return (cxi_admin_ok(cxi_manager_list(d->mgr)));
 	}
+	if (strcmp(cmd, "migrate-status") == 0 ||
+	    strcmp(cmd, "migrate-up") == 0) {
+		return (migrate_cmd(d, strcmp(cmd, "migrate-up") == 0));
+	}
 	if (strcmp(cmd, "check-config") == 0) {
 		const char *file = json_string_value(
 		    json_object_get(args, "file"));
@@ -438,6 +533,7 @@ shutdown_all(cxd *d)
 	}
 	cxi_config_free(d->cfg);
 	cxi_module_cache_free(d->cache);
+	sodium_memzero(d->master_key, sizeof(d->master_key));
 	pthread_cond_destroy(&d->cv);
 	pthread_mutex_destroy(&d->mu);
 }
@@ -462,6 +558,12 @@ start(cxd *d)
 	if (make_dir(d->cfg->data_dir) != 0 || make_dir(ipc) != 0) {
 		return (-1);
 	}
+	if (cxi_master_key_load(d->cfg, d->master_key, d->master_key_id, why,
+	        sizeof(why)) != 0) {
+		cxi_error("core", "%s", why);
+		return (-1);
+	}
+	d->migrate_auto = d->cfg->migrate_auto;
 	if (cxi_bus_open(&d->bus, "", ipc) != 0) {
 		cxi_error("core", "cannot open the message bus in %s", ipc);
 		return (-1);
@@ -486,6 +588,8 @@ start(cxd *d)
 	    .data_dir = d->cfg->data_dir,
 	    .ipc_dir = ipc,
 	    .plugin_host = host,
+	    .on_storage = on_storage,
+	    .hook_arg = d,
 	};
 	if (cxi_manager_new(&d->mgr, &mo) != 0) {
 		return (-1);

@@ -10,6 +10,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <stddef.h>
+
+#include <callixo/blob.h>
+
 #include "instance.h"
 #include "log.h"
 
@@ -18,6 +22,11 @@ struct cxi_manager {
 	char *data_dir, *ipc_dir, *plugin_host, *ns;
 	cxi_bus_client *core;
 	pthread_mutex_t mu; /* guards inst/n against admin and metrics */
+	/* Requests borrow the storage and blob drivers under a read lock;
+	 * stopping either takes the write lock, so it waits for them. */
+	pthread_rwlock_t drivers;
+	cxi_instance *db_inst;
+	cxi_instance *blob_inst;
 	cxi_instance **inst;
 	size_t n;
 };
@@ -69,6 +78,7 @@ cxi_manager_new(cxi_manager **out, const cxi_manager_opts *opts)
 		m->opts.hello_timeout_ms = 10000;
 	}
 	pthread_mutex_init(&m->mu, NULL);
+	pthread_rwlock_init(&m->drivers, NULL);
 	char run[4096];
 	snprintf(run, sizeof(run), "%s/run", m->data_dir);
 	if (mkdir(run, 0700) != 0 && errno != EEXIST) {
@@ -93,11 +103,108 @@ cxi_manager_new(cxi_manager **out, const cxi_manager_opts *opts)
 	return (0);
 }
 
+/* Stops an instance; a storage or blob driver is first withdrawn from
+ * the requests that borrow it. */
+static void
+stop_inst(cxi_manager *m, cxi_instance *in)
+{
+	if (in == m->db_inst || in == m->blob_inst) {
+		pthread_rwlock_wrlock(&m->drivers);
+		if (in == m->db_inst) {
+			m->db_inst = NULL;
+		} else {
+			m->blob_inst = NULL;
+		}
+		pthread_rwlock_unlock(&m->drivers);
+	}
+	cxi_instance_stop(in);
+}
+
+/* Starts an instance; a storage driver must also pass the storage hook
+ * (schema migrations) before anything may use it. */
+static int
+start_inst(cxi_manager *m, cxi_instance *in)
+{
+	int rv = cxi_instance_start(in);
+	if (rv != 0 || in->desc == NULL) {
+		return (rv);
+	}
+	if (in->kind == CX_KIND_STORAGE) {
+		cxi_db db = {in->desc->kind_ops, in->state};
+		char why[512] = "";
+		if (db.ops == NULL || ((const cx_storage_ops *) db.ops)->size <
+		                          offsetof(cx_storage_ops, rows_free) +
+		                              sizeof(void *)) {
+			snprintf(why, sizeof(why), "storage plugin has no or an "
+			                           "incomplete cx_storage_ops");
+		} else if (m->opts.on_storage != NULL &&
+		    m->opts.on_storage(m->opts.hook_arg, &db, why,
+		        sizeof(why)) != 0) {
+			/* why is set by the hook */
+		} else {
+			why[0] = '\0';
+		}
+		if (why[0] != '\0') {
+			cxi_instance_stop(in);
+			cxi_instance_fail(in, why);
+			return (-1);
+		}
+		pthread_rwlock_wrlock(&m->drivers);
+		m->db_inst = in;
+		pthread_rwlock_unlock(&m->drivers);
+	} else if (in->kind == CX_KIND_BLOB) {
+		const cx_blob_ops *b = in->desc->kind_ops;
+		if (b == NULL || b->size < offsetof(cx_blob_ops, remove_prefix) +
+		                               sizeof(void *)) {
+			cxi_instance_stop(in);
+			cxi_instance_fail(in, "blob plugin has no or an "
+			                      "incomplete cx_blob_ops");
+			return (-1);
+		}
+		pthread_rwlock_wrlock(&m->drivers);
+		m->blob_inst = in;
+		pthread_rwlock_unlock(&m->drivers);
+	}
+	return (0);
+}
+
+bool
+cxi_manager_db_hold(cxi_manager *m, cxi_db *out)
+{
+	pthread_rwlock_rdlock(&m->drivers);
+	if (m->db_inst == NULL) {
+		pthread_rwlock_unlock(&m->drivers);
+		return (false);
+	}
+	out->ops = m->db_inst->desc->kind_ops;
+	out->state = m->db_inst->state;
+	return (true);
+}
+
+bool
+cxi_manager_blob_hold(cxi_manager *m, const cx_blob_ops **ops, void **state)
+{
+	pthread_rwlock_rdlock(&m->drivers);
+	if (m->blob_inst == NULL) {
+		pthread_rwlock_unlock(&m->drivers);
+		return (false);
+	}
+	*ops = m->blob_inst->desc->kind_ops;
+	*state = m->blob_inst->state;
+	return (true);
+}
+
+void
+cxi_manager_unhold(cxi_manager *m)
+{
+	pthread_rwlock_unlock(&m->drivers);
+}
+
 void
 cxi_manager_stop_all(cxi_manager *m)
 {
 	for (size_t i = m->n; i-- > 0;) {
-		cxi_instance_stop(m->inst[i]);
+		stop_inst(m, m->inst[i]);
 	}
 }
 
@@ -117,6 +224,7 @@ cxi_manager_free(cxi_manager *m)
 		cxi_instance_free(m->inst[i]);
 	}
 	free(m->inst);
+	pthread_rwlock_destroy(&m->drivers);
 	pthread_mutex_destroy(&m->mu);
 	free(m->data_dir);
 	free(m->ipc_dir);
@@ -220,7 +328,7 @@ start_new(cxi_manager *m, const cxi_plugin_conf *pc, cxi_apply_report *r,
 		cxi_instance_free(in);
 		return (-1);
 	}
-	int rv = cxi_instance_start(in);
+	int rv = start_inst(m, in);
 	note(rv == 0 ? list : r ? r->failed : NULL, pc->name);
 	return (rv < 0 && pc->required ? -1 : 0);
 }
@@ -237,17 +345,20 @@ cxi_manager_apply(cxi_manager *m, const cxi_config *cfg, cxi_apply_report *r)
 			continue;
 		}
 		bool was_up = in->st != CXI_INST_STOPPED;
-		cxi_instance_stop(in);
+		stop_inst(m, in);
 		if (pc != NULL && pc->enabled) {
 			continue; /* restarted below with the new identity */
 		}
 		note(r && was_up ? r->stopped : NULL, in->name);
 		remove_at(m, i);
 	}
-	/* 2. Start, reconfigure or restart in config order. */
-	for (size_t i = 0; i < cfg->n_plugins; i++) {
-		const cxi_plugin_conf *pc = &cfg->plugins[i];
-		if (!pc->enabled) {
+	/* 2. Start, reconfigure or restart in config order; the drivers
+	 * (storage, blob) go first, since other plugins may use them. */
+	for (size_t k = 0; k < 2 * cfg->n_plugins; k++) {
+		const cxi_plugin_conf *pc = &cfg->plugins[k % cfg->n_plugins];
+		bool driver = pc->kind == CX_KIND_STORAGE ||
+		    pc->kind == CX_KIND_BLOB;
+		if (!pc->enabled || driver != (k < cfg->n_plugins)) {
 			continue;
 		}
 		size_t idx;
@@ -276,7 +387,7 @@ cxi_manager_apply(cxi_manager *m, const cxi_config *cfg, cxi_apply_report *r)
 		}
 		/* Restart: settings changed without reconfigure, identity
 		 * changed, or a failed instance gets another chance. */
-		cxi_instance_stop(in);
+		stop_inst(m, in);
 		remove_at(m, idx);
 		if (start_new(m, pc, r, r ? r->restarted : NULL) != 0) {
 			rv = -1;
@@ -301,7 +412,7 @@ cxi_manager_set_enabled(cxi_manager *m, const cxi_config *cfg,
 			snprintf(why, whylen, "plugin '%s' is not running", name);
 			return (-1);
 		}
-		cxi_instance_stop(in);
+		stop_inst(m, in);
 		in->st = CXI_INST_DISABLED;
 		return (0);
 	}
@@ -323,7 +434,7 @@ cxi_manager_set_enabled(cxi_manager *m, const cxi_config *cfg,
 		            -1));
 	}
 	in->st = CXI_INST_STOPPED;
-	if (cxi_instance_start(in) != 0) {
+	if (start_inst(m, in) != 0) {
 		snprintf(why, whylen, "plugin '%s' failed to start: %s", name,
 		    in->error);
 		return (-1);

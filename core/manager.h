@@ -17,6 +17,8 @@
 #include "bus.h"
 #include "config.h"
 #include "http.h"
+#include "store.h"
+#include <callixo/blob.h>
 
 typedef struct cxi_manager cxi_manager;
 
@@ -28,6 +30,12 @@ typedef struct cxi_manager_opts {
 	const char *ipc_dir;   /* bus ipc endpoints, for isolated plugins */
 	const char *plugin_host; /* path of callixo-plugin-host */
 	int hello_timeout_ms;  /* wait for an isolated plugin to come up */
+	/* Run when a storage driver has started, before anything uses it
+	 * (the daemon checks and applies migrations). Nonzero with why
+	 * set fails the instance. May be NULL. */
+	int (*on_storage)(void *arg, const cxi_db *db, char *why,
+	    size_t whylen);
+	void *hook_arg;
 } cxi_manager_opts;
 
 /* What one apply did, for the reload log line and callixoctl. */
@@ -70,6 +78,14 @@ void cxi_manager_metrics(void *m, char **buf, size_t *len, size_t *cap);
 cx_verdict cxi_manager_survey(cxi_manager *m, const char *type,
     const char *account, json_t *data, int deadline_ms, char *reason,
     size_t reason_len);
+
+/* Borrows the running storage driver (or blob driver) for the length
+ * of one piece of work; release with cxi_manager_unhold. False (and
+ * nothing held) when none is running. */
+bool cxi_manager_db_hold(cxi_manager *m, cxi_db *out);
+bool cxi_manager_blob_hold(cxi_manager *m, const cx_blob_ops **ops,
+    void **state);
+void cxi_manager_unhold(cxi_manager *m);
 
 /* Publishes an event as the core; steals data. */
 void cxi_manager_publish(cxi_manager *m, const char *type, json_t *data);
