@@ -367,6 +367,13 @@ test_one_statement(void **state)
 	assert_int_not_equal(s->ops->exec(c, "SELECT ?", &p, 1, NULL, NULL,
 	    &err), CX_OK);
 	assert_int_equal(err.cls, CX_DB_ESQL);
+	cx_db_value two[2] = {CX_DB_V_INT(1), CX_DB_V_INT(2)};
+	assert_int_not_equal(s->ops->exec(c, "SELECT $1, $3", two, 2, NULL,
+	    NULL, &err), CX_OK);
+	assert_int_equal(err.cls, CX_DB_ESQL);
+	assert_int_not_equal(s->ops->exec(c, "SELECT $1, $a", two, 2, NULL,
+	    NULL, &err), CX_OK);
+	assert_int_equal(err.cls, CX_DB_ESQL);
 	/* Rolling back outside a transaction is harmless. */
 	assert_int_equal(s->ops->rollback(c, &err), CX_OK);
 	s->ops->release(s->state, c);

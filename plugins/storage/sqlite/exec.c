@@ -4,10 +4,10 @@
  * The core writes $1..$n placeholders for both backends. SQLite reads
  * "$1" as a named parameter, so each is bound by name, and the statement
  * must use exactly $1..$n_params: a missing or extra placeholder is the
- * caller's bug and is refused before anything runs.
+ * caller's bug and is refused before anything runs. The names are checked
+ * once per prepared statement (stmt.c), not on every call.
  */
 #include <limits.h>
-#include <stdio.h>
 
 #include "sqlite_int.h"
 
@@ -47,23 +47,20 @@ bind_one(cx_db_conn *c, sqlite3_stmt *st, int idx, const cx_db_value *v,
 }
 
 static cx_err
-bind_all(cx_db_conn *c, sqlite3_stmt *st, const cx_db_value *params,
+bind_all(cx_db_conn *c, const sq_stmt *e, const cx_db_value *params,
     size_t n_params, cx_db_error *err)
 {
-	int count = sqlite3_bind_parameter_count(st);
-	if (n_params > INT_MAX || count != (int) n_params) {
-		return (sq_error_set(err, CX_DB_ESQL, "statement has %d "
-		    "parameters, %zu given", count, n_params));
+	if (e->n_params < 0) {
+		return (sq_error_set(err, CX_DB_ESQL, "placeholders must be "
+		                                      "$1..$n"));
 	}
-	for (size_t n = 1; n <= n_params; n++) {
-		char name[24];
-		snprintf(name, sizeof(name), "$%zu", n);
-		int idx = sqlite3_bind_parameter_index(st, name);
-		if (idx == 0) {
-			return (sq_error_set(err, CX_DB_ESQL, "statement does "
-			    "not use %s (placeholders are $1..$n)", name));
-		}
-		cx_err rv = bind_one(c, st, idx, &params[n - 1], n, err);
+	if (n_params > INT_MAX || e->n_params != (int) n_params) {
+		return (sq_error_set(err, CX_DB_ESQL, "statement has %d "
+		    "parameters, %zu given", e->n_params, n_params));
+	}
+	for (size_t n = 0; n < n_params; n++) {
+		cx_err rv = bind_one(c, e->stmt, e->pidx[n], &params[n], n + 1,
+		    err);
 		if (rv != CX_OK) {
 			return (rv);
 		}
@@ -84,10 +81,11 @@ sq_exec(cx_db_conn *c, const char *sql, const cx_db_value *params,
 	if (sql == NULL || (params == NULL && n_params > 0)) {
 		return (sq_error_set(err, CX_DB_ESQL, "no statement"));
 	}
-	sqlite3_stmt *st = NULL;
-	cx_err rv = sq_stmt_get(c, sql, &st, err);
+	sq_stmt *e = NULL;
+	cx_err rv = sq_stmt_get(c, sql, &e, err);
+	sqlite3_stmt *st = e != NULL ? e->stmt : NULL;
 	if (rv == CX_OK) {
-		rv = bind_all(c, st, params, n_params, err);
+		rv = bind_all(c, e, params, n_params, err);
 	}
 	if (rv == CX_OK && rows != NULL) {
 		rv = sq_rows_collect(c->db, st, rows, err);
@@ -108,7 +106,7 @@ sq_exec(cx_db_conn *c, const char *sql, const cx_db_value *params,
 			*changes = sqlite3_changes64(c->db);
 		}
 	}
-	sq_stmt_done(c, st);
+	sq_stmt_done(c, e);
 	return (rv);
 }
 

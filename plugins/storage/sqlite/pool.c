@@ -186,6 +186,13 @@ sq_release(void *state, cx_db_conn *c)
 	if (c == NULL) {
 		return;
 	}
+	if (!c->busy) {
+		/* A second release would put the connection on the free
+		 * stack twice and hand it to two threads at once. */
+		p->host->log(p->host, CX_LOG_ERROR, "connection released "
+		                                    "twice; ignored");
+		return;
+	}
 	/* A caller that returns early on an error must not leave its
 	 * transaction (and SQLite's write lock) to the next borrower. */
 	if (sqlite3_get_autocommit(c->db) == 0) {

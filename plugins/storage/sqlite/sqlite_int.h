@@ -15,18 +15,23 @@
 
 #include <callixo/callixo.h>
 
-/* One cached prepared statement, keyed by its SQL text. */
+/* One cached prepared statement, keyed by its SQL text. The $n names are
+ * checked once, at prepare: pidx[n - 1] is SQLite's index for "$n", or
+ * n_params is -1 when the statement uses a name that is not $1..$n. */
 typedef struct sq_stmt {
 	uint64_t hash;
 	uint64_t used;     /* LRU tick of the last use */
 	char *sql;
 	sqlite3_stmt *stmt;
+	int n_params;
+	int *pidx;
 } sq_stmt;
 
 struct cx_db_conn {
 	sqlite3 *db;
 	struct sq_pool *pool;
 	sq_stmt *cache;    /* pool->cache_cap slots */
+	sq_stmt scratch;   /* the uncached statement, when cache_cap is 0 */
 	size_t n_cache;
 	uint64_t tick;
 	bool busy;         /* handed out */
@@ -80,9 +85,9 @@ void sq_release(void *state, cx_db_conn *conn);
 
 /* stmt.c: the per-connection prepared statement cache. The statement
  * comes back reset, with no bindings; hand it back with sq_stmt_done. */
-cx_err sq_stmt_get(cx_db_conn *c, const char *sql, sqlite3_stmt **out,
+cx_err sq_stmt_get(cx_db_conn *c, const char *sql, sq_stmt **out,
     cx_db_error *err);
-void sq_stmt_done(cx_db_conn *c, sqlite3_stmt *stmt);
+void sq_stmt_done(cx_db_conn *c, sq_stmt *e);
 void sq_stmt_cache_free(cx_db_conn *c);
 
 /* exec.c */

@@ -52,6 +52,42 @@ tail_is_empty(sqlite3 *db, const char *tail)
 	return (true);
 }
 
+/* Maps "$n" to SQLite's parameter index. SQLite numbers named parameters
+ * in order of first appearance, so "$2 ... $1" gives $2 index 1. */
+static int
+map_params(sq_stmt *e)
+{
+	int count = sqlite3_bind_parameter_count(e->stmt);
+	e->n_params = count;
+	if (count == 0) {
+		return (0);
+	}
+	if ((e->pidx = calloc((size_t) count, sizeof(int))) == NULL) {
+		return (-1);
+	}
+	for (int i = 1; i <= count; i++) {
+		const char *name = sqlite3_bind_parameter_name(e->stmt, i);
+		char *end = NULL;
+		long n = name != NULL && name[0] == '$' && name[1] >= '1' &&
+		        name[1] <= '9' ? strtol(name + 1, &end, 10) : 0;
+		if (n < 1 || n > count || *end != '\0' || e->pidx[n - 1] != 0) {
+			e->n_params = -1;
+			return (0);
+		}
+		e->pidx[n - 1] = i;
+	}
+	return (0);
+}
+
+static void
+entry_free(sq_stmt *e)
+{
+	sqlite3_finalize(e->stmt);
+	free(e->sql);
+	free(e->pidx);
+	memset(e, 0, sizeof(*e));
+}
+
 static cx_err
 prepare(cx_db_conn *c, const char *sql, unsigned flags, sqlite3_stmt **out,
     cx_db_error *err)
@@ -75,79 +111,77 @@ prepare(cx_db_conn *c, const char *sql, unsigned flags, sqlite3_stmt **out,
 }
 
 cx_err
-sq_stmt_get(cx_db_conn *c, const char *sql, sqlite3_stmt **out,
-    cx_db_error *err)
+sq_stmt_get(cx_db_conn *c, const char *sql, sq_stmt **out, cx_db_error *err)
 {
 	size_t cap = c->pool->cache_cap;
-	if (cap == 0) {
-		return (prepare(c, sql, 0, out, err));
-	}
-	uint64_t h = hash_sql(sql);
-	c->tick++;
-	for (size_t i = 0; i < c->n_cache; i++) {
-		sq_stmt *e = &c->cache[i];
-		if (e->hash == h && strcmp(e->sql, sql) == 0) {
-			e->used = c->tick;
-			*out = e->stmt;
-			return (CX_OK);
+	uint64_t h = 0;
+	if (cap > 0) {
+		h = hash_sql(sql);
+		c->tick++;
+		for (size_t i = 0; i < c->n_cache; i++) {
+			sq_stmt *e = &c->cache[i];
+			if (e->hash == h && strcmp(e->sql, sql) == 0) {
+				e->used = c->tick;
+				*out = e;
+				return (CX_OK);
+			}
 		}
 	}
 	/* PERSISTENT tells SQLite the statement lives long, so it takes
 	 * its memory from the heap rather than the lookaside slots that
 	 * short-lived statements need. */
-	sqlite3_stmt *st = NULL;
-	cx_err rv = prepare(c, sql, SQLITE_PREPARE_PERSISTENT, &st, err);
+	sq_stmt fresh = {.hash = h, .used = c->tick};
+	cx_err rv = prepare(c, sql, cap > 0 ? SQLITE_PREPARE_PERSISTENT : 0,
+	    &fresh.stmt, err);
 	if (rv != CX_OK) {
 		return (rv);
 	}
-	char *copy = strdup(sql);
-	if (copy == NULL) {
-		sqlite3_finalize(st);
+	if (map_params(&fresh) != 0 ||
+	    (cap > 0 && (fresh.sql = strdup(sql)) == NULL)) {
+		entry_free(&fresh);
 		return (sq_error_set(err, CX_DB_EOTHER, "out of memory"));
 	}
-	sq_stmt *slot;
-	if (c->n_cache < cap) {
+	sq_stmt *slot = &c->scratch;
+	if (cap > 0 && c->n_cache < cap) {
 		slot = &c->cache[c->n_cache++];
-	} else {
+	} else if (cap > 0) {
 		slot = &c->cache[0];
 		for (size_t i = 1; i < c->n_cache; i++) {
 			if (c->cache[i].used < slot->used) {
 				slot = &c->cache[i];
 			}
 		}
-		sqlite3_finalize(slot->stmt);
-		free(slot->sql);
+		entry_free(slot);
 	}
-	*slot = (sq_stmt){.hash = h, .used = c->tick, .sql = copy,
-	    .stmt = st};
-	*out = st;
+	*slot = fresh;
+	*out = slot;
 	return (CX_OK);
 }
 
 void
-sq_stmt_done(cx_db_conn *c, sqlite3_stmt *stmt)
+sq_stmt_done(cx_db_conn *c, sq_stmt *e)
 {
-	if (stmt == NULL) {
+	if (e == NULL) {
 		return;
 	}
-	if (c->pool->cache_cap == 0) {
-		sqlite3_finalize(stmt);
+	if (e == &c->scratch) {
+		entry_free(e);
 		return;
 	}
 	/* Reset releases the statement's read snapshot (a WAL reader that
 	 * stays open would block checkpoints); clearing drops the borrowed
 	 * parameter pointers. Reset's return repeats the step error the
 	 * caller already handled. */
-	(void) sqlite3_reset(stmt);
-	(void) sqlite3_clear_bindings(stmt);
+	(void) sqlite3_reset(e->stmt);
+	(void) sqlite3_clear_bindings(e->stmt);
 }
 
 void
 sq_stmt_cache_free(cx_db_conn *c)
 {
 	for (size_t i = 0; i < c->n_cache; i++) {
-		sqlite3_finalize(c->cache[i].stmt);
-		free(c->cache[i].sql);
+		entry_free(&c->cache[i]);
 	}
 	c->n_cache = 0;
+	entry_free(&c->scratch);
 }
