@@ -1,42 +1,12 @@
 /*
- * blobcrypt.c - per-account data keys and streaming encryption of blob
- * objects (format and guarantees in blobcrypt.h).
+ * blobcrypt.c - streaming encryption of blob objects: writer and reader
+ * (format and guarantees in blobcrypt.h; keys are in blobkeys.c).
  */
-#include <stdarg.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sodium.h>
 
-#include "blobcrypt.h"
-#include "log.h"
-
-#define SS_ABYTES crypto_secretstream_xchacha20poly1305_ABYTES
-#define SS_HBYTES crypto_secretstream_xchacha20poly1305_HEADERBYTES
-#define TAG_MSG crypto_secretstream_xchacha20poly1305_TAG_MESSAGE
-#define TAG_FINAL crypto_secretstream_xchacha20poly1305_TAG_FINAL
-
-#define WRAP_VERSION 1
-#define WRAP_NONCE crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
-#define WRAP_LEN (1 + WRAP_NONCE + 32 + crypto_aead_xchacha20poly1305_ietf_ABYTES)
-#define OBJ_VERSION 1
-#define DKID_LEN 16
-#define HDR_FIXED 6 /* magic, version, kid_len */
-#define HDR_MAX (HDR_FIXED + CXI_BLOB_KID_MAX + DKID_LEN + SS_HBYTES)
-#define ACCOUNT_MAX 128
-#define KEY_MAX 1024
-#define CT_MAX (CXI_BLOB_CHUNK + SS_ABYTES)
-
-typedef crypto_secretstream_xchacha20poly1305_state ss_state;
-
-struct cxi_blobcrypt {
-	uint8_t master[CXI_BLOB_MASTER_BYTES];
-	char master_id[CXI_BLOB_KID_MAX + 1];
-	cxi_keystore ks;
-	const cx_blob_ops *ops;
-	void *state;
-};
+#include "blobcrypt_int.h"
 
 /* The first chunk's associated data: the object header, then the blob
  * key, so the stream is bound to the name it was written under. */
@@ -73,239 +43,11 @@ struct cxi_bc_reader {
 	char key[KEY_MAX + 1];
 };
 
-/* Formats the message, logs it and copies it to why: every failure is
- * both seen by the operator and returned to the caller. */
-static cx_err
-fail(char *why, size_t whylen, cx_log_level lvl, cx_err code,
-    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static cx_err
-fail(char *why, size_t whylen, cx_log_level lvl, cx_err code,
-    const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	cxi_logf(lvl, "blobcrypt", "%s", msg);
-	if (why != NULL && whylen > 0) {
-		snprintf(why, whylen, "%s", msg);
-	}
-	return (code);
-}
-
 static cx_err
 corrupt(const char *key, char *why, size_t whylen)
 {
-	return (fail(why, whylen, CX_LOG_WARN, CXI_BLOB_ECORRUPT,
+	return (cxi_bc_fail(why, whylen, CX_LOG_WARN, CXI_BLOB_ECORRUPT,
 	    "blob %s is corrupt or truncated (authentication failed)", key));
-}
-
-static bool
-account_ok(const char *a, size_t n)
-{
-	if (n == 0 || n > ACCOUNT_MAX || (n == 1 && a[0] == '.') ||
-	    (n == 2 && a[0] == '.' && a[1] == '.')) {
-		return (false);
-	}
-	for (size_t i = 0; i < n; i++) {
-		char c = a[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		        (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-		        c == '-')) {
-			return (false);
-		}
-	}
-	return (true);
-}
-
-/* Takes the account from "<account>/<rest>"; the plugin checks the rest. */
-static cx_err
-key_account(const char *key, char *acct, char *why, size_t whylen)
-{
-	const char *slash = key != NULL ? strchr(key, '/') : NULL;
-	if (slash == NULL || strlen(key) > KEY_MAX || slash[1] == '\0' ||
-	    !account_ok(key, (size_t) (slash - key))) {
-		return (fail(why, whylen, CX_LOG_WARN, CX_EINVAL,
-		    "blob key '%s' is not <account>/<kind>/<id>",
-		    key != NULL ? key : "(null)"));
-	}
-	memcpy(acct, key, (size_t) (slash - key));
-	acct[slash - key] = '\0';
-	return (CX_OK);
-}
-
-void
-cxi_blobcrypt_key_id(const uint8_t master[CXI_BLOB_MASTER_BYTES], char out[9])
-{
-	uint8_t h[crypto_generichash_BYTES];
-	crypto_generichash(h, sizeof(h), master, CXI_BLOB_MASTER_BYTES, NULL, 0);
-	sodium_bin2hex(out, 9, h, 4);
-}
-
-/* A data key's id: a MAC of a constant under the key, so it names the
- * key without revealing anything about it. */
-static void
-data_key_id(const uint8_t dk[32], uint8_t id[DKID_LEN])
-{
-	static const char label[] = "callixo blob data key id";
-	crypto_generichash(id, DKID_LEN, (const uint8_t *) label,
-	    sizeof(label) - 1, dk, 32);
-}
-
-static size_t
-wrap_ad(const char *account, uint8_t *ad)
-{
-	size_t n = strlen(account);
-	ad[0] = WRAP_VERSION;
-	memcpy(ad + 1, account, n);
-	return (n + 1);
-}
-
-static void
-wrap_key(const cxi_blobcrypt *bc, const char *account, const uint8_t dk[32],
-    uint8_t out[WRAP_LEN])
-{
-	uint8_t ad[1 + ACCOUNT_MAX];
-	size_t adlen = wrap_ad(account, ad);
-	out[0] = WRAP_VERSION;
-	randombytes_buf(out + 1, WRAP_NONCE);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(out + 1 + WRAP_NONCE, NULL,
-	    dk, 32, ad, adlen, NULL, out + 1, bc->master);
-}
-
-static int
-unwrap_key(const cxi_blobcrypt *bc, const char *account, const uint8_t *w,
-    size_t len, uint8_t dk[32])
-{
-	uint8_t ad[1 + ACCOUNT_MAX];
-	size_t adlen = wrap_ad(account, ad);
-	if (len != WRAP_LEN || w[0] != WRAP_VERSION) {
-		return (-1);
-	}
-	return (crypto_aead_xchacha20poly1305_ietf_decrypt(dk, NULL, NULL,
-	    w + 1 + WRAP_NONCE, len - 1 - WRAP_NONCE, ad, adlen, w + 1,
-	    bc->master));
-}
-
-/* Loads (or, with create, makes) the data key of `account` into dk. */
-static cx_err
-account_key(cxi_blobcrypt *bc, const char *account, bool create,
-    uint8_t dk[32], char *why, size_t whylen)
-{
-	/* Twice at most: a put that loses a race reads the winner's key. */
-	for (int attempt = 0; attempt < 2; attempt++) {
-		uint8_t *wrapped = NULL;
-		size_t len = 0;
-		char kid[CXI_BLOB_KID_MAX + 1] = "";
-		cx_err rv = bc->ks.get(bc->ks.arg, account, &wrapped, &len, kid,
-		    sizeof(kid));
-		if (rv == CX_ENOENT && create) {
-			uint8_t w[WRAP_LEN];
-			randombytes_buf(dk, 32);
-			wrap_key(bc, account, dk, w);
-			rv = bc->ks.put(bc->ks.arg, account, w, sizeof(w),
-			    bc->master_id);
-			if (rv == CX_OK) {
-				return (CX_OK);
-			}
-			sodium_memzero(dk, 32);
-			if (rv == CX_EEXIST) {
-				continue;
-			}
-			return (fail(why, whylen, CX_LOG_ERROR, rv,
-			    "cannot store the key of account %s: %s", account,
-			    cx_strerror(rv)));
-		}
-		if (rv == CX_ENOENT) {
-			return (CX_ENOENT);
-		}
-		if (rv != CX_OK) {
-			return (fail(why, whylen, CX_LOG_ERROR, rv,
-			    "cannot read the key of account %s: %s", account,
-			    cx_strerror(rv)));
-		}
-		kid[sizeof(kid) - 1] = '\0';
-		if (strcmp(kid, bc->master_id) != 0) {
-			free(wrapped);
-			return (fail(why, whylen, CX_LOG_ERROR, CXI_BLOB_EMASTER,
-			    "the key of account %s is wrapped by master key "
-			    "'%s', but the loaded master key is '%s'",
-			    account, kid, bc->master_id));
-		}
-		int bad = unwrap_key(bc, account, wrapped, len, dk);
-		free(wrapped);
-		if (bad != 0) {
-			sodium_memzero(dk, 32);
-			return (fail(why, whylen, CX_LOG_ERROR, CXI_BLOB_EMASTER,
-			    "the key of account %s does not unwrap with master "
-			    "key '%s' (wrong master key, or a wrapped key that "
-			    "belongs to another account)",
-			    account, bc->master_id));
-		}
-		return (CX_OK);
-	}
-	return (fail(why, whylen, CX_LOG_ERROR, CX_EINTERNAL,
-	    "the keystore reports a key for account %s but returns none",
-	    account));
-}
-
-cx_err
-cxi_blobcrypt_new(cxi_blobcrypt **out,
-    const uint8_t master[CXI_BLOB_MASTER_BYTES], const char *master_id,
-    const cxi_keystore *ks, const cx_blob_ops *ops, void *blob_state,
-    char *why, size_t whylen)
-{
-	*out = NULL;
-	if (sodium_init() < 0) {
-		return (fail(why, whylen, CX_LOG_ERROR, CX_EINTERNAL,
-		    "libsodium failed to initialise"));
-	}
-	size_t kl = master_id != NULL ? strlen(master_id) : 0;
-	bool printable = kl > 0 && kl <= CXI_BLOB_KID_MAX;
-	for (size_t i = 0; printable && i < kl; i++) {
-		printable = master_id[i] > ' ' && master_id[i] < 0x7f;
-	}
-	if (!printable) {
-		return (fail(why, whylen, CX_LOG_ERROR, CX_EINVAL,
-		    "master key id must be 1 to %d printable characters",
-		    CXI_BLOB_KID_MAX));
-	}
-	if (ks == NULL || ks->get == NULL || ks->put == NULL ||
-	    ks->del == NULL) {
-		return (fail(why, whylen, CX_LOG_ERROR, CX_EINVAL,
-		    "incomplete keystore"));
-	}
-	if (ops == NULL || ops->size < sizeof(cx_blob_ops) ||
-	    ops->put_begin == NULL || ops->put_write == NULL ||
-	    ops->put_commit == NULL || ops->put_abort == NULL ||
-	    ops->get_open == NULL || ops->get_read == NULL ||
-	    ops->get_close == NULL || ops->remove == NULL ||
-	    ops->remove_prefix == NULL) {
-		return (fail(why, whylen, CX_LOG_ERROR, CX_EINVAL,
-		    "the blob plugin's operations are incomplete"));
-	}
-	cxi_blobcrypt *bc = calloc(1, sizeof(*bc));
-	if (bc == NULL) {
-		return (CX_ENOMEM);
-	}
-	memcpy(bc->master, master, CXI_BLOB_MASTER_BYTES);
-	memcpy(bc->master_id, master_id, kl + 1);
-	bc->ks = *ks;
-	bc->ops = ops;
-	bc->state = blob_state;
-	*out = bc;
-	return (CX_OK);
-}
-
-void
-cxi_blobcrypt_free(cxi_blobcrypt *bc)
-{
-	if (bc != NULL) {
-		sodium_memzero(bc, sizeof(*bc));
-		free(bc);
-	}
 }
 
 /* Writes the header into ad->buf and appends the blob key after it. */
@@ -336,7 +78,7 @@ cxi_blobcrypt_put_begin(cxi_blobcrypt *bc, const char *key,
 	char acct[ACCOUNT_MAX + 1];
 	uint8_t dk[32], dkid[DKID_LEN], ssh[SS_HBYTES];
 	*out = NULL;
-	cx_err rv = key_account(key, acct, why, whylen);
+	cx_err rv = cxi_bc_key_account(key, acct, why, whylen);
 	if (rv != CX_OK) {
 		return (rv);
 	}
@@ -347,11 +89,11 @@ cxi_blobcrypt_put_begin(cxi_blobcrypt *bc, const char *key,
 	w->bc = bc;
 	w->first = true;
 	snprintf(w->key, sizeof(w->key), "%s", key);
-	if ((rv = account_key(bc, acct, true, dk, why, whylen)) != CX_OK) {
+	if ((rv = cxi_bc_account_key(bc, acct, true, dk, why, whylen)) != CX_OK) {
 		free(w);
 		return (rv);
 	}
-	data_key_id(dk, dkid);
+	cxi_bc_data_key_id(dk, dkid);
 	crypto_secretstream_xchacha20poly1305_init_push(&w->st, ssh, dk);
 	sodium_memzero(dk, sizeof(dk));
 	build_header(&w->ad, bc->master_id, dkid, ssh, key);
@@ -359,13 +101,13 @@ cxi_blobcrypt_put_begin(cxi_blobcrypt *bc, const char *key,
 	if (rv != CX_OK) {
 		sodium_memzero(w, sizeof(*w));
 		free(w);
-		return (fail(why, whylen, CX_LOG_WARN, rv,
+		return (cxi_bc_fail(why, whylen, CX_LOG_WARN, rv,
 		    "cannot write blob %s: %s", key, cx_strerror(rv)));
 	}
 	rv = bc->ops->put_write(w->pw, w->ad.buf, w->ad.hdr_len);
 	if (rv != CX_OK) {
 		cxi_blobcrypt_abort(w);
-		return (fail(why, whylen, CX_LOG_WARN, rv,
+		return (cxi_bc_fail(why, whylen, CX_LOG_WARN, rv,
 		    "cannot write blob %s: %s", key, cx_strerror(rv)));
 	}
 	*out = w;
@@ -396,7 +138,7 @@ cxi_blobcrypt_write(cxi_bc_writer *w, const void *buf, size_t len,
 {
 	const uint8_t *p = buf;
 	if (w->failed != CX_OK) {
-		return (fail(why, whylen, CX_LOG_WARN, w->failed,
+		return (cxi_bc_fail(why, whylen, CX_LOG_WARN, w->failed,
 		    "blob %s: write after a failed write", w->key));
 	}
 	while (len > 0) {
@@ -406,7 +148,7 @@ cxi_blobcrypt_write(cxi_bc_writer *w, const void *buf, size_t len,
 			cx_err rv = flush_chunk(w, TAG_MSG);
 			if (rv != CX_OK) {
 				w->failed = rv;
-				return (fail(why, whylen, CX_LOG_WARN, rv,
+				return (cxi_bc_fail(why, whylen, CX_LOG_WARN, rv,
 				    "cannot write blob %s: %s", w->key,
 				    cx_strerror(rv)));
 			}
@@ -439,13 +181,13 @@ cxi_blobcrypt_commit(cxi_bc_writer *w, char *why, size_t whylen)
 	}
 	if (rv != CX_OK) {
 		cxi_blobcrypt_abort(w);
-		return (fail(why, whylen, CX_LOG_WARN, rv,
+		return (cxi_bc_fail(why, whylen, CX_LOG_WARN, rv,
 		    "cannot write blob %s: %s", key, cx_strerror(rv)));
 	}
 	rv = w->bc->ops->put_commit(w->pw);
 	writer_free(w);
 	if (rv != CX_OK) {
-		return (fail(why, whylen, CX_LOG_WARN, rv,
+		return (cxi_bc_fail(why, whylen, CX_LOG_WARN, rv,
 		    "cannot commit blob %s: %s", key, cx_strerror(rv)));
 	}
 	return (CX_OK);
@@ -480,7 +222,7 @@ cxi_blobcrypt_put(cxi_blobcrypt *bc, const char *key, cxi_bc_source fn,
 		size_t got = 0;
 		rv = fn(arg, buf, CXI_BLOB_CHUNK, &got);
 		if (rv != CX_OK) {
-			rv = fail(why, whylen, CX_LOG_WARN, rv,
+			rv = cxi_bc_fail(why, whylen, CX_LOG_WARN, rv,
 			    "blob %s: the source failed: %s", key,
 			    cx_strerror(rv));
 			break;
@@ -529,7 +271,7 @@ read_header(cxi_bc_reader *r, const char *acct, char *why, size_t whylen)
 	size_t got;
 	cx_err rv = read_full(r, h, HDR_FIXED, &got);
 	if (rv != CX_OK) {
-		return (fail(why, whylen, CX_LOG_WARN, rv,
+		return (cxi_bc_fail(why, whylen, CX_LOG_WARN, rv,
 		    "cannot read blob %s: %s", r->key, cx_strerror(rv)));
 	}
 	if (got != HDR_FIXED || memcmp(h, "CXB1", 4) != 0 ||
@@ -539,7 +281,7 @@ read_header(cxi_bc_reader *r, const char *acct, char *why, size_t whylen)
 	size_t rest = (size_t) h[5] + DKID_LEN + SS_HBYTES;
 	rv = read_full(r, h + HDR_FIXED, rest, &got);
 	if (rv != CX_OK) {
-		return (fail(why, whylen, CX_LOG_WARN, rv,
+		return (cxi_bc_fail(why, whylen, CX_LOG_WARN, rv,
 		    "cannot read blob %s: %s", r->key, cx_strerror(rv)));
 	}
 	if (got != rest) {
@@ -549,20 +291,20 @@ read_header(cxi_bc_reader *r, const char *acct, char *why, size_t whylen)
 	size_t kl = strlen(r->key);
 	memcpy(h + r->ad.hdr_len, r->key, kl);
 	r->ad.len = r->ad.hdr_len + kl;
-	rv = account_key(r->bc, acct, false, dk, why, whylen);
+	rv = cxi_bc_account_key(r->bc, acct, false, dk, why, whylen);
 	if (rv == CX_ENOENT) {
-		return (fail(why, whylen, CX_LOG_WARN, CXI_BLOB_EKEYGONE,
+		return (cxi_bc_fail(why, whylen, CX_LOG_WARN, CXI_BLOB_EKEYGONE,
 		    "blob %s cannot be decrypted: the key of account %s was "
 		    "destroyed (crypto-shredded)", r->key, acct));
 	}
 	if (rv != CX_OK) {
 		return (rv);
 	}
-	data_key_id(dk, dkid);
+	cxi_bc_data_key_id(dk, dkid);
 	const uint8_t *hdkid = h + HDR_FIXED + h[5];
 	if (sodium_memcmp(dkid, hdkid, DKID_LEN) != 0) {
 		sodium_memzero(dk, sizeof(dk));
-		return (fail(why, whylen, CX_LOG_WARN, CXI_BLOB_EKEYGONE,
+		return (cxi_bc_fail(why, whylen, CX_LOG_WARN, CXI_BLOB_EKEYGONE,
 		    "blob %s cannot be decrypted: it was written under a key "
 		    "of account %s that has been destroyed and replaced",
 		    r->key, acct));
@@ -580,7 +322,7 @@ cxi_blobcrypt_get_open(cxi_blobcrypt *bc, const char *key,
 	char acct[ACCOUNT_MAX + 1];
 	uint64_t size = 0;
 	*out = NULL;
-	cx_err rv = key_account(key, acct, why, whylen);
+	cx_err rv = cxi_bc_key_account(key, acct, why, whylen);
 	if (rv != CX_OK) {
 		return (rv);
 	}
@@ -594,7 +336,7 @@ cxi_blobcrypt_get_open(cxi_blobcrypt *bc, const char *key,
 	rv = bc->ops->get_open(bc->state, key, &r->pr, &size);
 	if (rv != CX_OK) {
 		free(r);
-		return (fail(why, whylen,
+		return (cxi_bc_fail(why, whylen,
 		    rv == CX_ENOENT ? CX_LOG_DEBUG : CX_LOG_WARN, rv,
 		    "cannot open blob %s: %s", key, cx_strerror(rv)));
 	}
@@ -629,7 +371,7 @@ next_chunk(cxi_bc_reader *r, char *why, size_t whylen)
 		return (corrupt(r->key, why, whylen));
 	}
 	if (rv != CX_OK) {
-		return (fail(why, whylen, CX_LOG_WARN, rv,
+		return (cxi_bc_fail(why, whylen, CX_LOG_WARN, rv,
 		    "cannot read blob %s: %s", r->key, cx_strerror(rv)));
 	}
 	if (crypto_secretstream_xchacha20poly1305_pull(&r->st, r->pt, &mlen,
@@ -659,11 +401,11 @@ cxi_blobcrypt_read(cxi_bc_reader *r, void *buf, size_t cap, size_t *got,
 {
 	*got = 0;
 	if (r->failed != CX_OK) {
-		return (fail(why, whylen, CX_LOG_WARN, r->failed,
+		return (cxi_bc_fail(why, whylen, CX_LOG_WARN, r->failed,
 		    "blob %s: read after a failed read", r->key));
 	}
 	if (cap == 0) {
-		return (fail(why, whylen, CX_LOG_WARN, CX_EINVAL,
+		return (cxi_bc_fail(why, whylen, CX_LOG_WARN, CX_EINVAL,
 		    "blob %s: read into an empty buffer", r->key));
 	}
 	while (r->off == r->len && !r->done) {
@@ -694,44 +436,3 @@ cxi_blobcrypt_get_close(cxi_bc_reader *r)
 	}
 }
 
-cx_err
-cxi_blobcrypt_remove(cxi_blobcrypt *bc, const char *key, char *why,
-    size_t whylen)
-{
-	char acct[ACCOUNT_MAX + 1];
-	cx_err rv = key_account(key, acct, why, whylen);
-	if (rv == CX_OK && (rv = bc->ops->remove(bc->state, key)) != CX_OK) {
-		return (fail(why, whylen, CX_LOG_WARN, rv,
-		    "cannot remove blob %s: %s", key, cx_strerror(rv)));
-	}
-	return (rv);
-}
-
-cx_err
-cxi_blobcrypt_shred(cxi_blobcrypt *bc, const char *account, char *why,
-    size_t whylen)
-{
-	char prefix[ACCOUNT_MAX + 2];
-	size_t n = account != NULL ? strlen(account) : 0;
-	if (!account_ok(account != NULL ? account : "", n)) {
-		return (fail(why, whylen, CX_LOG_WARN, CX_EINVAL,
-		    "cannot shred: '%s' is not an account id",
-		    account != NULL ? account : "(null)"));
-	}
-	cx_err rv = bc->ks.del(bc->ks.arg, account);
-	if (rv != CX_OK) {
-		return (fail(why, whylen, CX_LOG_ERROR, rv,
-		    "cannot destroy the key of account %s: %s", account,
-		    cx_strerror(rv)));
-	}
-	cxi_logf(CX_LOG_INFO, "blobcrypt",
-	    "destroyed the data key of account %s", account);
-	snprintf(prefix, sizeof(prefix), "%s/", account);
-	rv = bc->ops->remove_prefix(bc->state, prefix);
-	if (rv != CX_OK) {
-		return (fail(why, whylen, CX_LOG_WARN, rv,
-		    "key of account %s destroyed, but its objects could not be "
-		    "removed: %s", account, cx_strerror(rv)));
-	}
-	return (CX_OK);
-}

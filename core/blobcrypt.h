@@ -13,7 +13,7 @@
  *
  * Object (what the plugin stores):
  *   "CXB1" | version 0x01 | kid_len | master key id[kid_len] |
- *   data key id[8] | secretstream header[24] |
+ *   data key id[16] | secretstream header[24] |
  *   chunks: u32 big-endian ciphertext length | ciphertext
  * Plaintext is cut in 64 KiB chunks (crypto_secretstream_xchacha20poly1305);
  * the last, possibly empty, carries TAG_FINAL. The first chunk's
