@@ -107,6 +107,11 @@ one_line(char *dst, size_t len, const char *src)
 					dst[o++] = ' ';
 				}
 			}
+			/* libpq indents continuation lines ("\n\tIs the
+			 * server running..."). */
+			while (p[1] == ' ' || p[1] == '\t') {
+				p++;
+			}
 			continue;
 		}
 		dst[o++] = *p == '\t' ? ' ' : *p;
