@@ -11,6 +11,9 @@
 #   CALLIXO_PG_START  a command line that starts it again, same data
 #   PG_DIR            the temp dir (server.log is in it)
 #
+# PG_HARNESS_ROOT (default /usr/lib/postgresql) is where <version>/bin is
+# looked for.
+#
 # initdb refuses to run as root, and CI runs as root: then the server
 # runs as the `postgres` user the Debian package creates, in a temp dir
 # handed to it. Authentication is trust, for 127.0.0.1 only; the unix
@@ -26,7 +29,7 @@ pg_harness_fail() {
 pg_start() {
 	PG_BIN=
 	local d
-	for d in /usr/lib/postgresql/*/bin; do
+	for d in "${PG_HARNESS_ROOT:-/usr/lib/postgresql}"/*/bin; do
 		[ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] && PG_BIN=$d
 	done
 	[ -n "$PG_BIN" ] || pg_harness_fail "PostgreSQL server not found" \
