@@ -77,6 +77,8 @@ cx_err s3_request(s3 *s, s3_req *req, bool quiet_404);
 void s3_req_free(s3_req *req);
 /* Percent-encodes per SigV4 (unreserved kept, '/' kept if keep_slash). */
 int s3_uri_encode(const char *in, bool keep_slash, char *out, size_t cap);
+/* A key of [A-Za-z0-9._/-], not starting with '/', without ".." or "//". */
+bool s3_key_ok(const char *k, bool allow_empty);
 /* Full key with the configured prefix; CX_EINVAL for a bad key. */
 cx_err s3_full_key(const s3 *s, const char *key, char *out, size_t cap);
 

@@ -166,10 +166,7 @@ delete_page(s3 *s, const s3_buf *page, const char *full)
 	int f;
 	while ((f = s3xml_next(page->data, page->len, "Key", &pos, key,
 	            sizeof(key))) == 1) {
-		char check[S3_KEY_MAX + 1];
-		if (strncmp(key, full, fl) != 0 ||
-		    s3_full_key(&(s3){.prefix = ""}, key, check,
-		        sizeof(check)) != CX_OK) {
+		if (strncmp(key, full, fl) != 0 || !s3_key_ok(key, false)) {
 			s->host->log(s->host, CX_LOG_WARN, "s3: remove_prefix: "
 			    "skipping a listed key outside '%s'", full);
 			continue;

@@ -77,8 +77,8 @@ s3_uri_encode(const char *in, bool keep_slash, char *out, size_t cap)
 /* Keys reach S3 as URL paths and signed canonical URIs: keeping them to
  * the contract's character set means no encoding ambiguity between curl,
  * the signer and the server. */
-static bool
-key_ok(const char *k, bool allow_empty)
+bool
+s3_key_ok(const char *k, bool allow_empty)
 {
 	if (k == NULL || (k[0] == '\0' && !allow_empty) || k[0] == '/' ||
 	    strstr(k, "..") != NULL || strstr(k, "//") != NULL) {
@@ -96,7 +96,7 @@ key_ok(const char *k, bool allow_empty)
 cx_err
 s3_full_key(const s3 *s, const char *key, char *out, size_t cap)
 {
-	if (!key_ok(key, false)) {
+	if (!s3_key_ok(key, false)) {
 		return (CX_EINVAL);
 	}
 	int n = snprintf(out, cap, "%s%s", s->prefix, key);
@@ -231,11 +231,6 @@ attempt(s3 *s, s3_req *r, const char *url)
 		goto out;
 	}
 	hdrs = t;
-	/* No "Expect: 100-continue" round trip before each part. */
-	if ((t = curl_slist_append(hdrs, "Expect:")) == NULL) {
-		goto out;
-	}
-	hdrs = t;
 	if (r->range != NULL) {
 		snprintf(range, sizeof(range), "Range: %s", r->range);
 		if ((t = curl_slist_append(hdrs, range)) == NULL) {
@@ -367,14 +362,16 @@ log_failure(s3 *s, const s3_req *r, CURLcode rc)
 		printable(msg);
 	}
 	if (rc != CURLE_OK) {
-		s->host->log(s->host, CX_LOG_ERROR, "s3: %s of '%s' in bucket "
+		s->host->log(s->host, CX_LOG_ERROR, "s3: %s%s%s%s in bucket "
 		    "%s failed after %d attempt(s): %s", r->op,
-		    r->key ? r->key : "", s->bucket, r->attempts,
+		    r->key ? " of '" : "", r->key ? r->key : "",
+		    r->key ? "'" : "", s->bucket, r->attempts,
 		    curl_easy_strerror(rc));
 	} else {
-		s->host->log(s->host, CX_LOG_ERROR, "s3: %s of '%s' in bucket "
+		s->host->log(s->host, CX_LOG_ERROR, "s3: %s%s%s%s in bucket "
 		    "%s failed after %d attempt(s): HTTP %ld %s%s%s", r->op,
-		    r->key ? r->key : "", s->bucket, r->attempts, r->status,
+		    r->key ? " of '" : "", r->key ? r->key : "",
+		    r->key ? "'" : "", s->bucket, r->attempts, r->status,
 		    code[0] ? code : "(no S3 error code)", msg[0] ? ": " : "",
 		    msg);
 	}

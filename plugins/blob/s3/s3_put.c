@@ -122,6 +122,7 @@ upload_part(cx_blob_writer *w)
 		} else {
 			w->n_parts++;
 			w->len = 0;
+			w->s->host->metric_add(w->s->host, "s3_parts_total", 1);
 		}
 	}
 	s3_req_free(&r);
