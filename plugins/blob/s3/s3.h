@@ -63,6 +63,7 @@ typedef struct s3_req {
 	char etag[128];     /* ETag header, quotes kept */
 	uint64_t total;     /* from Content-Range (.../total) */
 	uint64_t length;    /* Content-Length */
+	bool has_length;    /* a valid Content-Length was seen */
 	int attempts;
 } s3_req;
 

@@ -51,6 +51,12 @@ s3_get_open(void *state, const char *key, cx_blob_reader **r,
 	 * error line for it. */
 	s3_req q = {.op = "head", .method = "HEAD", .key = nr->key};
 	e = s3_request(s, &q, true);
+	if (e == CX_OK && !q.has_length) {
+		/* Without a size, an object would read as empty: refuse. */
+		s->host->log(s->host, CX_LOG_ERROR, "s3: head of '%s': no "
+		    "Content-Length in the answer", nr->key);
+		e = CX_EIO;
+	}
 	if (e == CX_OK) {
 		nr->size = q.length;
 		snprintf(nr->etag, sizeof(nr->etag), "%s", q.etag);

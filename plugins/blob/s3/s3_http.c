@@ -164,14 +164,16 @@ on_header(char *ptr, size_t size, size_t nmemb, void *arg)
 			r->total = strtoull(slash + 1, NULL, 10);
 		}
 	} else if (strcasecmp(line, "content-length") == 0) {
-		r->length = strtoull(v, NULL, 10);
+		char *endp;
+		r->length = strtoull(v, &endp, 10);
+		r->has_length = endp != v && *endp == '\0';
 	}
 	return (n);
 }
 
 typedef struct s3_src {
-	const char *p;
-	size_t left;
+	const char *start, *p;
+	size_t len, left;
 } s3_src;
 
 static size_t
@@ -184,6 +186,22 @@ on_read(char *buf, size_t size, size_t nitems, void *arg)
 	src->p += n;
 	src->left -= n;
 	return (n);
+}
+
+/* Lets curl rewind the body within an attempt (it must, for instance,
+ * when a server answers early while the body is still being sent and
+ * the connection is reused). */
+static int
+on_seek(void *arg, curl_off_t offset, int origin)
+{
+	s3_src *src = arg;
+	if (origin != SEEK_SET || offset < 0 ||
+	    (uint64_t) offset > src->len) {
+		return (CURL_SEEKFUNC_CANTSEEK);
+	}
+	src->p = src->start + offset;
+	src->left = src->len - (size_t) offset;
+	return (CURL_SEEKFUNC_OK);
 }
 
 static int
@@ -221,7 +239,8 @@ attempt(s3 *s, s3_req *r, const char *url)
 	}
 	struct curl_slist *hdrs = NULL, *t;
 	char range[96], ifm[160];
-	s3_src src = {.p = r->body, .left = r->body_len};
+	s3_src src = {.start = r->body, .p = r->body, .len = r->body_len,
+	    .left = r->body_len};
 	CURLcode rc = CURLE_OUT_OF_MEMORY;
 	/* S3 wants the payload hash header on every SigV4 request; curl 7.88
 	 * signs it (SignedHeaders includes it) and uses its value as the
@@ -276,6 +295,8 @@ attempt(s3 *s, s3_req *r, const char *url)
 		SET(CURLOPT_UPLOAD, 1L);
 		SET(CURLOPT_READFUNCTION, on_read);
 		SET(CURLOPT_READDATA, &src);
+		SET(CURLOPT_SEEKFUNCTION, on_seek);
+		SET(CURLOPT_SEEKDATA, &src);
 		SET(CURLOPT_INFILESIZE_LARGE, (curl_off_t) r->body_len);
 	} else if (strcmp(r->method, "POST") == 0) {
 		SET(CURLOPT_POST, 1L);
@@ -406,6 +427,7 @@ s3_request(s3 *s, s3_req *req, bool quiet_404)
 		req->status = 0;
 		req->etag[0] = '\0';
 		req->total = req->length = 0;
+		req->has_length = false;
 		rc = attempt(s, req, url);
 		req->attempts++;
 		if (rc == CURLE_OK && error_in_body(req)) {

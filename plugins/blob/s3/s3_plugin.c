@@ -328,6 +328,12 @@ s3_init(void *state, const cx_host *h, const json_t *st)
 	if (e == CX_OK) {
 		e = s3_http_global_init(s);
 	}
+	if (e == CX_OK && strncmp(s->endpoint, "http://", 7) == 0) {
+		/* Objects are ciphertext and SigV4 never sends the secret,
+		 * but requests can still be replayed or tampered with. */
+		h->log(h, CX_LOG_WARN, "s3: endpoint %s is plain HTTP; use "
+		    "HTTPS outside tests", s->endpoint);
+	}
 	if (e == CX_OK) {
 		e = check_residency(s);
 	}
