@@ -31,6 +31,7 @@ struct fake_srv {
 	size_t n_script, next;
 	fake_req reqs[FAKE_MAX];
 	size_t n_reqs;
+	fake_req location; /* the last GetBucketLocation */
 };
 
 static const char *
@@ -117,6 +118,9 @@ serve_one(fake_srv *f, int fd)
 	                  "/doc/2006-03-01/\">eu-central-1</LocationConstraint>";
 	if (strcmp(rq->method, "GET") == 0 && strstr(rq->target, "?location=")) {
 		resp.body = loc;
+		pthread_mutex_lock(&f->mu);
+		f->location = *rq;
+		pthread_mutex_unlock(&f->mu);
 	} else {
 		pthread_mutex_lock(&f->mu);
 		if (f->next < f->n_script) {
@@ -229,6 +233,15 @@ fake_get(fake_srv *f, size_t i, fake_req *out)
 	}
 	pthread_mutex_unlock(&f->mu);
 	return (rv);
+}
+
+int
+fake_location(fake_srv *f, fake_req *out)
+{
+	pthread_mutex_lock(&f->mu);
+	*out = f->location;
+	pthread_mutex_unlock(&f->mu);
+	return (out->method[0] != '\0' ? 0 : -1);
 }
 
 void

@@ -34,6 +34,8 @@ void fake_script(fake_srv *f, const fake_resp *r, size_t n);
 size_t fake_count(fake_srv *f);
 /* Copy of recorded request i. */
 int fake_get(fake_srv *f, size_t i, fake_req *out);
+/* Copy of the last GetBucketLocation request (the residency check). */
+int fake_location(fake_srv *f, fake_req *out);
 void fake_stop(fake_srv *f);
 
 /* The value of header `name` (case-insensitive) in r, or 0 if absent. */

@@ -119,6 +119,16 @@ test_retry_then_success(void **state)
 	    0);
 	assert_non_null(strstr(v, "eu-central-1/s3/aws4_request"));
 	assert_int_equal(rig_metric("s3_retries_total"), 2);
+	/* The residency check at init: "location=", as SigV4 canonicalizes
+	 * it (curl 7.88 signs the query verbatim; "?location" would not
+	 * verify on AWS). */
+	fake_req loc;
+	assert_int_equal(fake_location(w->f, &loc), 0);
+	assert_string_equal(loc.target, "/fake-bucket?location=");
+	assert_int_equal(fake_sigv4_check(&loc, SECRET, v, sizeof(v)), 0);
+	/* The verifier is not vacuous: another secret does not match. */
+	assert_int_equal(fake_sigv4_check(&loc, "not-the-secret", v,
+	                     sizeof(v)), -1);
 	/* 429 is retried too. */
 	const fake_resp s2[] = {{429, NULL, NULL}, {200, NULL, NULL}};
 	fake_script(w->f, s2, 2);
