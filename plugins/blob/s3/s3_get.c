@@ -83,14 +83,15 @@ fetch_chunk(cx_blob_reader *r)
 	    r->off + n - 1);
 	s3_req q = {.op = "get", .method = "GET", .key = r->key,
 	    .range = range, .if_match = r->etag[0] ? r->etag : NULL,
-	    .resp_limit = (size_t) n};
+	    .resp_limit = n > 65536 ? (size_t) n : 65536};
 	free(r->chunk.data);
 	r->chunk = (s3_buf){0};
 	r->pos = 0;
 	cx_err e = s3_request(r->s, &q, false);
-	/* 206 is the answer to a range; a 200 carries the whole object,
-	 * which is right only for a first chunk that is the whole object
-	 * (resp_limit already refused anything longer). */
+	/* The limit leaves room for an error document even when the range
+	 * is tiny, so a 503 or 404 keeps its status. 206 is the answer to
+	 * a range; a 200 carries the whole object, which is right only for
+	 * a first chunk that is the whole object. */
 	if (e == CX_OK && (q.resp.len != n ||
 	                      (q.status != 206 && !(q.status == 200 &&
 	                                                r->off == 0 &&

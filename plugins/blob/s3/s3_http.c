@@ -326,9 +326,19 @@ retryable(CURLcode rc, long status)
 	if (rc != CURLE_OK) {
 		/* A response over our limit or a local failure will not get
 		 * better by asking again; the network might. */
-		return (rc != CURLE_WRITE_ERROR && rc != CURLE_OUT_OF_MEMORY &&
-		    rc != CURLE_URL_MALFORMAT &&
-		    rc != CURLE_UNSUPPORTED_PROTOCOL);
+		switch (rc) {
+		case CURLE_WRITE_ERROR:
+		case CURLE_OUT_OF_MEMORY:
+		case CURLE_URL_MALFORMAT:
+		case CURLE_UNSUPPORTED_PROTOCOL:
+		case CURLE_UNKNOWN_OPTION:
+		case CURLE_BAD_FUNCTION_ARGUMENT:
+		case CURLE_NOT_BUILT_IN:
+		case CURLE_PEER_FAILED_VERIFICATION:
+			return (false);
+		default:
+			return (true);
+		}
 	}
 	return (status >= 500 || status == 429);
 }
