@@ -307,6 +307,35 @@ test_list_pagination(void **state)
 	assert_int_equal(fake_count(w->f), 1);
 }
 
+/* Virtual-hosted style (the AWS default): the bucket goes into the host
+ * name. curl resolves any *.localhost name to the loopback itself. */
+static void
+test_virtual_host(void **state)
+{
+	(void) state;
+	fake_srv *f = fake_start();
+	assert_non_null(f);
+	char y[1024], v[256];
+	snprintf(y, sizeof(y), "endpoint: http://localhost:%d\n"
+	    "path_style: false\nbucket: fake-bucket\naccess_key: AKID\n"
+	    "secret_key: %s\n", fake_port(f), SECRET);
+	s3_inst in;
+	assert_int_equal(rig_open(&in, y), CX_OK);
+	fake_req r;
+	assert_int_equal(fake_location(f, &r), 0);
+	assert_string_equal(r.target, "/?location=");
+	assert_int_equal(fake_header(&r, "host", v, sizeof(v)), 0);
+	snprintf(y, sizeof(y), "fake-bucket.localhost:%d", fake_port(f));
+	assert_string_equal(v, y);
+	assert_int_equal(fake_sigv4_check(&r, SECRET, v, sizeof(v)), 0);
+	assert_int_equal(in.ops->remove(in.state, "a/k"), CX_OK);
+	assert_int_equal(fake_get(f, 0, &r), 0);
+	assert_string_equal(r.target, "/a/k");
+	assert_int_equal(fake_sigv4_check(&r, SECRET, v, sizeof(v)), 0);
+	rig_close(&in);
+	fake_stop(f);
+}
+
 int
 main(void)
 {
@@ -321,6 +350,7 @@ main(void)
 	        teardown),
 	    cmocka_unit_test_setup_teardown(test_list_pagination, setup,
 	        teardown),
+	    cmocka_unit_test(test_virtual_host),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	rig_teardown();
