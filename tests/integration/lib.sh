@@ -27,6 +27,14 @@ contains() { grep -qF -- "$2" <<<"$1"; }
 file_contains() { grep -qF -- "$2" "$1"; }
 finish() {
 	echo "# $checks checks, $fails failed"
+	if [ "$fails" != 0 ]; then
+		# What the daemon said is the first thing anyone will want.
+		for f in "$TMP"/*.log; do
+			[ -f "$f" ] || continue
+			echo "--- $(basename "$f") (last 30 lines)"
+			tail -n 30 "$f"
+		done
+	fi
 	[ "$fails" = 0 ]
 }
 

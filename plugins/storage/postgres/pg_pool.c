@@ -118,6 +118,18 @@ note_dial(pg_state *st, bool ok, const char *why)
 	}
 }
 
+/* libpq prints server notices ("relation ... already exists, skipping")
+ * on stderr by default, which would break the daemon's one-line-per-
+ * event log; route them through the host log instead. */
+static void
+pg_notice(void *arg, const char *msg)
+{
+	pg_state *st = arg;
+	size_t n = strcspn(msg, "\n");
+	st->host->log(st->host, CX_LOG_DEBUG, "server notice: %.*s", (int) n,
+	    msg);
+}
+
 cx_err
 pg_connect(pg_state *st, cx_db_conn *c, cx_db_error *err)
 {
@@ -139,6 +151,7 @@ pg_connect(pg_state *st, cx_db_conn *c, cx_db_error *err)
 		}
 		return (rv);
 	}
+	PQsetNoticeProcessor(pg, pg_notice, st);
 	/* Per session, so a runaway query cannot hold a pool slot (and
 	 * its locks) forever. */
 	PGresult *r = PQexec(pg, st->set_timeout);
