@@ -13,10 +13,7 @@
 #include <string.h>
 #include <sys/time.h>
 
-#include "repo.h"
-
-#define MAX_PARAMS 48
-#define SQL_MAX 4096
+#include "repo_int.h"
 
 void
 cxi_repo_why(char *why, size_t whylen, const char *fmt, ...)
@@ -93,17 +90,9 @@ cxi_repo_utf8_ok(const char *s, size_t len)
 
 /* ---- statement building ---- */
 
-typedef struct stmt {
-	char sql[SQL_MAX];
-	size_t len;
-	bool overflow;
-	cx_db_value p[MAX_PARAMS];
-	char *owned[MAX_PARAMS]; /* JSON texts we serialized */
-	size_t n;
-} stmt;
 
-static void
-sadd(stmt *s, const char *fmt, ...)
+void
+rp_sadd(stmt *s, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -117,8 +106,8 @@ sadd(stmt *s, const char *fmt, ...)
 }
 
 /* Adds a parameter and returns its $n number. */
-static size_t
-sparam(stmt *s, cx_db_value v)
+size_t
+rp_param(stmt *s, cx_db_value v)
 {
 	if (s->n >= MAX_PARAMS) {
 		s->overflow = true;
@@ -128,16 +117,16 @@ sparam(stmt *s, cx_db_value v)
 	return (++s->n);
 }
 
-static void
-sfree(stmt *s)
+void
+rp_free(stmt *s)
 {
 	for (size_t i = 0; i < s->n && i < MAX_PARAMS; i++) {
 		free(s->owned[i]);
 	}
 }
 
-static const cxi_column *
-column(const cxi_entity *ent, const char *name)
+const cxi_column *
+rp_column(const cxi_entity *ent, const char *name)
 {
 	for (const cxi_column *c = ent->cols; c->name != NULL; c++) {
 		if (strcmp(c->name, name) == 0) {
@@ -148,8 +137,8 @@ column(const cxi_entity *ent, const char *name)
 }
 
 /* Checks one value against its column and adds it as a parameter. */
-static cx_err
-bind_value(stmt *s, const cxi_entity *ent, const cxi_column *col,
+cx_err
+rp_bind(stmt *s, const cxi_entity *ent, const cxi_column *col,
     const json_t *v, char *why, size_t whylen)
 {
 	if (json_is_null(v)) {
@@ -158,7 +147,7 @@ bind_value(stmt *s, const cxi_entity *ent, const cxi_column *col,
 			    ent->name, col->name);
 			return (CX_EINVAL);
 		}
-		sparam(s, CX_DB_V_NULL());
+		rp_param(s, CX_DB_V_NULL());
 		return (CX_OK);
 	}
 	size_t max;
@@ -188,13 +177,13 @@ bind_value(stmt *s, const cxi_entity *ent, const cxi_column *col,
 				ch++;
 			}
 			if (*ch == NULL) {
-				cxi_repo_why(why, whylen, "%s.%s: \"%s\" is not "
-				    "an allowed value", ent->name, col->name,
-				    str);
+				cxi_repo_why(why, whylen,
+				    "%s.%s: \"%s\" is not an allowed value",
+				    ent->name, col->name, str);
 				return (CX_EINVAL);
 			}
 		}
-		sparam(s, (cx_db_value){.type = CX_DB_TEXT, .s = str,
+		rp_param(s, (cx_db_value){.type = CX_DB_TEXT, .s = str,
 		    .len = len});
 		return (CX_OK);
 	}
@@ -204,7 +193,7 @@ bind_value(stmt *s, const cxi_entity *ent, const cxi_column *col,
 			    ent->name, col->name);
 			return (CX_EINVAL);
 		}
-		sparam(s, CX_DB_V_INT(json_integer_value(v)));
+		rp_param(s, CX_DB_V_INT(json_integer_value(v)));
 		return (CX_OK);
 	case CXI_COL_BOOL:
 		if (!json_is_boolean(v)) {
@@ -212,7 +201,7 @@ bind_value(stmt *s, const cxi_entity *ent, const cxi_column *col,
 			    ent->name, col->name);
 			return (CX_EINVAL);
 		}
-		sparam(s, CX_DB_V_INT(json_is_true(v) ? 1 : 0));
+		rp_param(s, CX_DB_V_INT(json_is_true(v) ? 1 : 0));
 		return (CX_OK);
 	case CXI_COL_JSON: {
 		if (!json_is_object(v) && !json_is_array(v)) {
@@ -238,7 +227,7 @@ bind_value(stmt *s, const cxi_entity *ent, const cxi_column *col,
 			free(txt);
 			txt = NULL;
 		}
-		sparam(s, CX_DB_V_TEXT(txt));
+		rp_param(s, CX_DB_V_TEXT(txt));
 		return (CX_OK);
 	}
 	}
@@ -246,20 +235,20 @@ bind_value(stmt *s, const cxi_entity *ent, const cxi_column *col,
 }
 
 /* The SELECT list: id and every column that may be shown. */
-static void
-select_list(stmt *s, const cxi_entity *ent)
+void
+rp_select_list(stmt *s, const cxi_entity *ent)
 {
-	sadd(s, "id");
+	rp_sadd(s, "id");
 	for (const cxi_column *c = ent->cols; c->name != NULL; c++) {
 		if (!(c->flags & CXI_C_HIDDEN)) {
-			sadd(s, ", %s", c->name);
+			rp_sadd(s, ", %s", c->name);
 		}
 	}
 }
 
 /* Rows as JSON with JSON columns parsed back and bools as bools. */
-static json_t *
-rows_out(cxi_dbc *c, const cxi_entity *ent, const cx_db_rows *rows)
+json_t *
+rp_rows_out(cxi_dbc *c, const cxi_entity *ent, const cx_db_rows *rows)
 {
 	json_t *arr = cxi_db_rows_json(c, rows);
 	size_t i;
@@ -284,8 +273,8 @@ rows_out(cxi_dbc *c, const cxi_entity *ent, const cx_db_rows *rows)
 }
 
 /* Runs s and hands back its first row (CX_ENOENT when none). */
-static cx_err
-run_one(cxi_dbc *c, const cxi_entity *ent, stmt *s, json_t **row,
+cx_err
+rp_run_one(cxi_dbc *c, const cxi_entity *ent, stmt *s, json_t **row,
     char *why, size_t whylen)
 {
 	cx_db_rows *rows = NULL;
@@ -302,7 +291,7 @@ run_one(cxi_dbc *c, const cxi_entity *ent, stmt *s, json_t **row,
 		cxi_repo_why(why, whylen, "no such %s", ent->name);
 		return (CX_ENOENT);
 	}
-	json_t *arr = rows_out(c, ent, rows);
+	json_t *arr = rp_rows_out(c, ent, rows);
 	cxi_db_rows_free(c, rows);
 	if (arr == NULL) {
 		return (CX_ENOMEM);
@@ -366,8 +355,8 @@ cxi_repo_dberr(cxi_dbc *c, const cxi_entity *ent, cx_err rv, char *why,
 
 /* A referenced id must be a row of the same account: the foreign key
  * alone would happily link account A's lead to account B's campaign. */
-static cx_err
-check_ref(cxi_dbc *c, const cxi_entity *ent, const cxi_column *col,
+cx_err
+rp_check_ref(cxi_dbc *c, const cxi_entity *ent, const cxi_column *col,
     const char *account, const json_t *v, char *why, size_t whylen)
 {
 	if (col->ref == NULL || !json_is_string(v)) {
@@ -394,8 +383,8 @@ check_ref(cxi_dbc *c, const cxi_entity *ent, const cxi_column *col,
 }
 
 /* Every key of `fields` must be a column carrying `flag`. */
-static cx_err
-check_keys(const cxi_entity *ent, const json_t *fields, unsigned flag,
+cx_err
+rp_check_keys(const cxi_entity *ent, const json_t *fields, unsigned flag,
     char *why, size_t whylen)
 {
 	if (fields != NULL && !json_is_object(fields)) {
@@ -406,7 +395,7 @@ check_keys(const cxi_entity *ent, const json_t *fields, unsigned flag,
 	const char *k;
 	json_t *v;
 	json_object_foreach ((json_t *) fields, k, v) {
-		const cxi_column *col = column(ent, k);
+		const cxi_column *col = rp_column(ent, k);
 		if (col == NULL || !(col->flags & flag)) {
 			cxi_repo_why(why, whylen, col == NULL ?
 			    "unknown field %s.%s" :
@@ -415,450 +404,4 @@ check_keys(const cxi_entity *ent, const json_t *fields, unsigned flag,
 		}
 	}
 	return (CX_OK);
-}
-
-cx_err
-cxi_repo_insert_c(cxi_dbc *c, const cxi_entity *ent, const char *account,
-    const json_t *fields, const json_t *sys, json_t **row_out, char *why,
-    size_t whylen)
-{
-	return (cxi_repo_insert_skip_c(c, ent, account, fields, sys, NULL,
-	    NULL, row_out, why, whylen));
-}
-
-cx_err
-cxi_repo_insert_skip_c(cxi_dbc *c, const cxi_entity *ent,
-    const char *account, const json_t *fields, const json_t *sys,
-    const char *conflict, bool *inserted, json_t **row_out, char *why,
-    size_t whylen)
-{
-	cx_err rv = check_keys(ent, fields, CXI_C_CREATE, why, whylen);
-	if (rv != CX_OK) {
-		return (rv);
-	}
-	const cxi_column *sc = ent->scope ? column(ent, ent->scope) : NULL;
-	if (sc != NULL && account == NULL && !(sc->flags & CXI_C_NULLABLE)) {
-		cxi_repo_why(why, whylen, "a %s belongs to an account",
-		    ent->name);
-		return (CX_EINVAL);
-	}
-	stmt *s = calloc(1, sizeof(*s));
-	stmt *vals = calloc(1, sizeof(*vals));
-	if (s == NULL || vals == NULL) {
-		free(s);
-		free(vals);
-		return (CX_ENOMEM);
-	}
-	char id[64];
-	int64_t now = cxi_repo_now_ms();
-	cxi_repo_new_id(ent->prefix, id, sizeof(id));
-	sadd(s, "INSERT INTO %s (id", ent->table);
-	sadd(vals, ") VALUES ($%zu", sparam(vals, CX_DB_V_TEXT(id)));
-	for (const cxi_column *col = ent->cols; rv == CX_OK && col->name;
-	     col++) {
-		const json_t *v;
-		if (sc == col) {
-			sparam(vals, CX_DB_V_TEXT(account));
-		} else if ((v = json_object_get(sys, col->name)) == NULL &&
-		    (strcmp(col->name, ent->time_col) == 0 ||
-		        (ent->has_updated &&
-		            strcmp(col->name, "updated_at") == 0))) {
-			sparam(vals, CX_DB_V_INT(now));
-		} else if (v != NULL ||
-		    (v = json_object_get(fields, col->name)) != NULL) {
-			if ((rv = bind_value(vals, ent, col, v, why,
-			         whylen)) == CX_OK) {
-				rv = check_ref(c, ent, col, account, v, why,
-				    whylen);
-			}
-		} else if (col->flags & CXI_C_REQUIRED) {
-			cxi_repo_why(why, whylen, "missing field %s.%s",
-			    ent->name, col->name);
-			rv = CX_EINVAL;
-			break;
-		} else {
-			continue;
-		}
-		sadd(s, ", %s", col->name);
-		sadd(vals, ", $%zu", vals->n);
-	}
-	if (rv == CX_OK) {
-		sadd(s, "%s)", vals->sql);
-		if (conflict != NULL) {
-			/* Skipping in the statement, not by catching the
-			 * violation: PostgreSQL aborts a transaction on any
-			 * error, and a batch must go on past duplicates. */
-			sadd(s, " ON CONFLICT (%s) DO NOTHING", conflict);
-		}
-		sadd(s, " RETURNING ");
-		select_list(s, ent);
-		memcpy(s->p, vals->p, sizeof(vals->p));
-		s->n = vals->n;
-		s->overflow |= vals->overflow;
-		rv = run_one(c, ent, s, row_out, why, whylen);
-		if (inserted != NULL) {
-			*inserted = rv == CX_OK;
-		}
-		if (rv == CX_ENOENT && conflict != NULL) {
-			rv = CX_OK; /* the conflicting row was there already */
-		}
-	}
-	sfree(vals);
-	free(vals);
-	free(s);
-	return (rv);
-}
-
-cx_err
-cxi_repo_create(const cxi_db *db, const cxi_entity *ent, const char *account,
-    json_t *fields, json_t **row_out, char *why, size_t whylen)
-{
-	json_t *sys = json_object();
-	if (sys == NULL) {
-		return (CX_ENOMEM);
-	}
-	cx_err rv = CX_OK;
-	if (ent->prepare != NULL) {
-		rv = ent->prepare(true, cxi_repo_now_ms(), fields, sys, why,
-		    whylen);
-	}
-	cxi_dbc c;
-	if (rv == CX_OK) {
-		if ((rv = cxi_db_acquire(db, 10000, &c)) != CX_OK) {
-			cxi_repo_why(why, whylen, "storage: %s",
-			    c.err.message);
-		} else {
-			rv = cxi_repo_insert_c(&c, ent, account, fields, sys,
-			    row_out, why, whylen);
-			cxi_db_release(&c);
-		}
-	}
-	json_decref(sys);
-	return (rv);
-}
-
-/* " WHERE id = $n [AND scope = $m]" */
-static void
-where_id(stmt *s, const cxi_entity *ent, const char *account, const char *id)
-{
-	sadd(s, " WHERE id = $%zu", sparam(s, CX_DB_V_TEXT(id)));
-	if (account != NULL && ent->scope != NULL) {
-		sadd(s, " AND %s = $%zu", ent->scope,
-		    sparam(s, CX_DB_V_TEXT(account)));
-	}
-}
-
-cx_err
-cxi_repo_get_c(cxi_dbc *c, const cxi_entity *ent, const char *account,
-    const char *id, json_t **row)
-{
-	if (id == NULL) {
-		return (CX_EINVAL);
-	}
-	stmt s = {0};
-	sadd(&s, "SELECT ");
-	select_list(&s, ent);
-	sadd(&s, " FROM %s", ent->table);
-	where_id(&s, ent, account, id);
-	return (run_one(c, ent, &s, row, NULL, 0));
-}
-
-cx_err
-cxi_repo_find_c(cxi_dbc *c, const cxi_entity *ent, const char *col,
-    const char *value, json_t **row)
-{
-	if (value == NULL || column(ent, col) == NULL) {
-		return (CX_EINVAL);
-	}
-	stmt s = {0};
-	sadd(&s, "SELECT ");
-	select_list(&s, ent);
-	sadd(&s, " FROM %s WHERE %s = $%zu", ent->table, col,
-	    sparam(&s, CX_DB_V_TEXT(value)));
-	return (run_one(c, ent, &s, row, NULL, 0));
-}
-
-cx_err
-cxi_repo_get(const cxi_db *db, const cxi_entity *ent, const char *account,
-    const char *id, json_t **row)
-{
-	cxi_dbc c;
-	cx_err rv = cxi_db_acquire(db, 10000, &c);
-	if (rv == CX_OK) {
-		rv = cxi_repo_get_c(&c, ent, account, id, row);
-		cxi_db_release(&c);
-	}
-	return (rv);
-}
-
-cx_err
-cxi_repo_update_c(cxi_dbc *c, const cxi_entity *ent, const char *account,
-    const char *id, const json_t *fields, const json_t *sys, json_t **row,
-    char *why, size_t whylen)
-{
-	cx_err rv = check_keys(ent, fields, CXI_C_UPDATE, why, whylen);
-	if (rv != CX_OK) {
-		return (rv);
-	}
-	if (ent->append_only || id == NULL ||
-	    json_object_size(fields) + json_object_size(sys) == 0) {
-		cxi_repo_why(why, whylen, ent->append_only ?
-		    "%s rows cannot be changed" : "nothing to update in %s",
-		    ent->name);
-		return (CX_EINVAL);
-	}
-	stmt *s = calloc(1, sizeof(*s));
-	if (s == NULL) {
-		return (CX_ENOMEM);
-	}
-	sadd(s, "UPDATE %s SET ", ent->table);
-	const char *sep = "";
-	for (const cxi_column *col = ent->cols; rv == CX_OK && col->name;
-	     col++) {
-		const json_t *v = json_object_get(sys, col->name);
-		if (v == NULL) {
-			v = json_object_get(fields, col->name);
-		}
-		if (v != NULL) {
-			if ((rv = bind_value(s, ent, col, v, why, whylen)) ==
-			    CX_OK) {
-				rv = check_ref(c, ent, col, account, v, why,
-				    whylen);
-			}
-		} else if (ent->has_updated &&
-		    strcmp(col->name, "updated_at") == 0) {
-			sparam(s, CX_DB_V_INT(cxi_repo_now_ms()));
-		} else {
-			continue;
-		}
-		sadd(s, "%s%s = $%zu", sep, col->name, s->n);
-		sep = ", ";
-	}
-	if (rv == CX_OK) {
-		where_id(s, ent, account, id);
-		sadd(s, " RETURNING ");
-		select_list(s, ent);
-		rv = run_one(c, ent, s, row, why, whylen);
-	}
-	sfree(s);
-	free(s);
-	return (rv);
-}
-
-cx_err
-cxi_repo_update(const cxi_db *db, const cxi_entity *ent, const char *account,
-    const char *id, json_t *fields, json_t **row, char *why, size_t whylen)
-{
-	json_t *sys = json_object();
-	if (sys == NULL) {
-		return (CX_ENOMEM);
-	}
-	/* Keys are checked before prepare, so a derived column (email_norm)
-	 * cannot be smuggled in and prepare sees only whitelisted input. */
-	cx_err rv = check_keys(ent, fields, CXI_C_UPDATE, why, whylen);
-	if (rv == CX_OK && ent->prepare != NULL) {
-		rv = ent->prepare(false, cxi_repo_now_ms(), fields, sys, why,
-		    whylen);
-	}
-	cxi_dbc c;
-	if (rv == CX_OK && (rv = cxi_db_acquire(db, 10000, &c)) == CX_OK) {
-		rv = cxi_repo_update_c(&c, ent, account, id, fields, sys, row,
-		    why, whylen);
-		cxi_db_release(&c);
-	}
-	json_decref(sys);
-	return (rv);
-}
-
-cx_err
-cxi_repo_delete(const cxi_db *db, const cxi_entity *ent, const char *account,
-    const char *id)
-{
-	if (ent->append_only || id == NULL) {
-		return (ent->append_only ? CX_ENOTSUP : CX_EINVAL);
-	}
-	stmt s = {0};
-	sadd(&s, "DELETE FROM %s", ent->table);
-	where_id(&s, ent, account, id);
-	cxi_dbc c;
-	cx_err rv = cxi_db_acquire(db, 10000, &c);
-	if (rv != CX_OK) {
-		return (rv);
-	}
-	int64_t changes = 0;
-	rv = cxi_db_exec(&c, s.sql, s.p, s.n, NULL, &changes);
-	if (rv != CX_OK) {
-		rv = cxi_repo_dberr(&c, ent, rv, NULL, 0);
-	} else if (changes == 0) {
-		rv = CX_ENOENT;
-	}
-	cxi_db_release(&c);
-	return (rv);
-}
-
-/* ---- listing ---- */
-
-/* The cursor is base64url("<time>:<id>") of the last row returned. */
-static void
-cursor_make(const json_t *row, const char *time_col, char *out,
-    size_t outlen)
-{
-	char raw[96];
-	int n = snprintf(raw, sizeof(raw), "%lld:%s",
-	    (long long) json_integer_value(json_object_get(row, time_col)),
-	    json_string_value(json_object_get(row, "id")));
-	sodium_bin2base64(out, outlen, (const unsigned char *) raw,
-	    (size_t) n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-}
-
-static int
-cursor_parse(const char *cur, int64_t *t, char *id, size_t idlen)
-{
-	unsigned char raw[96];
-	size_t n;
-	if (strlen(cur) > 128 ||
-	    sodium_base642bin(raw, sizeof(raw) - 1, cur, strlen(cur), NULL, &n,
-	        NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0) {
-		return (-1);
-	}
-	raw[n] = '\0';
-	char *end;
-	long long v = strtoll((char *) raw, &end, 10);
-	if (end == (char *) raw || *end != ':' || strlen(end + 1) == 0 ||
-	    strlen(end + 1) >= idlen) {
-		return (-1);
-	}
-	for (const char *p = end + 1; *p; p++) {
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-		        *p == '_')) {
-			return (-1);
-		}
-	}
-	*t = v;
-	snprintf(id, idlen, "%s", end + 1);
-	return (0);
-}
-
-cx_err
-cxi_repo_list(const cxi_db *db, const cxi_entity *ent, const char *account,
-    json_t *filters, const char *cursor, int limit, json_t **page,
-    char *why, size_t whylen)
-{
-	cx_err rv = check_keys(ent, filters, CXI_C_FILTER, why, whylen);
-	if (rv != CX_OK) {
-		return (rv);
-	}
-	if (limit <= 0) {
-		limit = 50;
-	} else if (limit > CXI_REPO_LIST_MAX) {
-		limit = CXI_REPO_LIST_MAX;
-	}
-	stmt *s = calloc(1, sizeof(*s));
-	if (s == NULL) {
-		return (CX_ENOMEM);
-	}
-	sadd(s, "SELECT ");
-	select_list(s, ent);
-	sadd(s, " FROM %s WHERE 1 = 1", ent->table);
-	if (account != NULL && ent->scope != NULL) {
-		sadd(s, " AND %s = $%zu", ent->scope,
-		    sparam(s, CX_DB_V_TEXT(account)));
-	}
-	const char *k;
-	json_t *v;
-	json_object_foreach (filters, k, v) {
-		const cxi_column *col = column(ent, k);
-		if (json_is_null(v)) {
-			cxi_repo_why(why, whylen, "filter %s.%s must not be "
-			    "null", ent->name, k);
-			rv = CX_EINVAL;
-			break;
-		}
-		if ((rv = bind_value(s, ent, col, v, why, whylen)) != CX_OK) {
-			break;
-		}
-		sadd(s, " AND %s = $%zu", col->name, s->n);
-	}
-	char cid[72];
-	int64_t ct;
-	if (rv == CX_OK && cursor != NULL) {
-		if (cursor_parse(cursor, &ct, cid, sizeof(cid)) != 0) {
-			cxi_repo_why(why, whylen, "invalid cursor");
-			rv = CX_EINVAL;
-		} else {
-			size_t a = sparam(s, CX_DB_V_INT(ct));
-			size_t b = sparam(s, CX_DB_V_INT(ct));
-			size_t d = sparam(s, CX_DB_V_TEXT(cid));
-			sadd(s, " AND (%s > $%zu OR (%s = $%zu AND id > $%zu))",
-			    ent->time_col, a, ent->time_col, b, d);
-		}
-	}
-	cxi_dbc c;
-	if (rv == CX_OK && (rv = cxi_db_acquire(db, 10000, &c)) == CX_OK) {
-		/* One row more than asked says whether a next page exists. */
-		sadd(s, " ORDER BY %s, id LIMIT $%zu", ent->time_col,
-		    sparam(s, CX_DB_V_INT(limit + 1)));
-		cx_db_rows *rows = NULL;
-		rv = s->overflow ? CX_EINTERNAL :
-		                   cxi_db_exec(&c, s->sql, s->p, s->n, &rows,
-		                       NULL);
-		if (rv != CX_OK) {
-			rv = cxi_repo_dberr(&c, ent, rv, why, whylen);
-		} else {
-			json_t *items = rows_out(&c, ent, rows);
-			json_t *next = json_null();
-			if (json_array_size(items) > (size_t) limit) {
-				char cur[160];
-				json_array_remove(items, (size_t) limit);
-				cursor_make(json_array_get(items,
-				                (size_t) limit - 1),
-				    ent->time_col, cur, sizeof(cur));
-				next = json_string(cur);
-			}
-			*page = json_pack("{s:o, s:o}", "items", items,
-			    "next_cursor", next);
-			rv = *page != NULL ? CX_OK : CX_ENOMEM;
-		}
-		cxi_db_rows_free(&c, rows);
-		cxi_db_release(&c);
-	}
-	sfree(s);
-	free(s);
-	return (rv);
-}
-
-cx_err
-cxi_repo_set(const cxi_db *db, const cxi_entity *ent, const char *account,
-    const char *id, json_t *sys)
-{
-	if (sys == NULL) {
-		return (CX_ENOMEM);
-	}
-	cxi_dbc c;
-	cx_err rv = cxi_db_acquire(db, 10000, &c);
-	if (rv == CX_OK) {
-		rv = cxi_repo_update_c(&c, ent, account, id, NULL, sys, NULL,
-		    NULL, 0);
-		cxi_db_release(&c);
-	}
-	json_decref(sys);
-	return (rv);
-}
-
-cx_err
-cxi_repo_exec(const cxi_db *db, const cxi_entity *ent, const char *sql,
-    const cx_db_value *p, size_t n, int64_t *changes, char *why,
-    size_t whylen)
-{
-	cxi_dbc c;
-	cx_err rv = cxi_db_acquire(db, 10000, &c);
-	if (rv != CX_OK) {
-		cxi_repo_why(why, whylen, "storage: %s", c.err.message);
-		return (rv);
-	}
-	if ((rv = cxi_db_exec(&c, sql, p, n, NULL, changes)) != CX_OK) {
-		rv = cxi_repo_dberr(&c, ent, rv, why, whylen);
-	}
-	cxi_db_release(&c);
-	return (rv);
 }

@@ -64,8 +64,8 @@ account_prepare(bool create, int64_t now, const json_t *fields, json_t *sys,
 	if (e == NULL) {
 		return (CX_OK); /* a missing email is reported as such later */
 	}
-	if (!json_is_string(e) ||
-	    cxi_email_normalize(json_string_value(e), norm, sizeof(norm)) != 0 ||
+	if (!json_is_string(e) || cxi_email_normalize(json_string_value(e),
+	                              norm, sizeof(norm)) != 0 ||
 	    strchr(norm, '@') == NULL) {
 		cxi_repo_why(why, whylen, "account.email is not an email "
 		    "address");

@@ -255,7 +255,8 @@ cxi_usage_count(const cxi_db *db, const char *account, const char *feature,
 	cx_err rv = cxi_db_acquire(db, 10000, &c);
 	if (rv == CX_OK) {
 		rv = scalar_c(&c, "SELECT COUNT(*) FROM usage_events WHERE "
-		                  "account_id = $1 AND feature = $2 AND at >= $3",
+		                  "account_id = $1 AND feature = $2 AND "
+		                  "at >= $3",
 		    p, 3, n);
 		cxi_db_release(&c);
 	}
