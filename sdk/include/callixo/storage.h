@@ -116,6 +116,10 @@ typedef struct cx_storage_ops {
 	cx_err (*exec_script)(cx_db_conn *conn, const char *sql,
 	    cx_db_error *err);
 
+	/* Transactions are serializable: a read-modify-write inside one
+	 * never loses an update. A conflict is CX_DB_EBUSY, at any
+	 * statement or at commit; the caller retries the whole transaction
+	 * (the core's cxi_db_tx does). */
 	cx_err (*begin)(cx_db_conn *conn, cx_db_error *err);
 	cx_err (*commit)(cx_db_conn *conn, cx_db_error *err);
 	cx_err (*rollback)(cx_db_conn *conn, cx_db_error *err);
