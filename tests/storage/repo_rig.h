@@ -52,6 +52,7 @@ void test_tx_rollback(void **state);
 void test_concurrency(void **state);
 void test_pagination(void **state);
 void test_bad_input(void **state);
+void test_hostile_text_everywhere(void **state);
 void test_migrations_again(void **state);
 void test_newer_schema(void **state);
 

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blobcrypt.h"
 #include "migrate.h"
 #include "repo_rig.h"
 
@@ -227,7 +228,11 @@ test_credentials_and_keys(void **state)
 	EXPECT(CX_ENOENT, cxi_credential_secret(&rig_db, ID(a), ID(c), &sec));
 	json_decref(c);
 
-	/* The keystore: bytes with NULs round-trip, one key per account. */
+	/* The keystore: bytes with NULs round-trip, one key per account.
+	 * The functions are exactly what blob encryption plugs in. */
+	const cxi_keystore ks = {cxi_account_key_get, cxi_account_key_put,
+	    cxi_account_key_del, &rig_db};
+	assert_ptr_equal(ks.arg, &rig_db);
 	const uint8_t w[] = {0, 1, 2, 0, 255, 0, 7};
 	uint8_t *got = NULL;
 	size_t len = 0;
@@ -539,6 +544,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_concurrency),
 	    cmocka_unit_test(test_pagination),
 	    cmocka_unit_test(test_bad_input),
+	    cmocka_unit_test(test_hostile_text_everywhere),
 	    cmocka_unit_test(test_migrations_again),
 	    /* Last: it leaves a fake future row until it removes it. */
 	    cmocka_unit_test(test_newer_schema),
