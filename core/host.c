@@ -39,6 +39,7 @@ struct cxi_hostctx {
 	timer *timers;
 	uint64_t next_timer;
 	bool quiesced;
+	_Atomic bool answers_policy;
 };
 
 static cxi_hostctx *
@@ -86,7 +87,11 @@ host_serve(const cx_host *h, cx_service_fn fn, void *arg)
 static cx_err
 host_answer_policy(const cx_host *h, cx_policy_fn fn, void *arg)
 {
-	return (cxi_bus_answer_policy(ctx_of(h)->bus, fn, arg));
+	cx_err rv = cxi_bus_answer_policy(ctx_of(h)->bus, fn, arg);
+	if (rv == CX_OK) {
+		ctx_of(h)->answers_policy = true;
+	}
+	return (rv);
 }
 
 static void
@@ -257,4 +262,10 @@ cxi_hostctx_free(cxi_hostctx *hc)
 	free(hc->name);
 	free(hc->data_dir);
 	free(hc);
+}
+
+bool
+cxi_hostctx_answers_policy(const cxi_hostctx *hc)
+{
+	return (hc->answers_policy);
 }

@@ -9,6 +9,8 @@
 #ifndef CXI_HOST_H
 #define CXI_HOST_H
 
+#include <stdbool.h>
+
 #include <callixo/host.h>
 #include "bus.h"
 
@@ -29,5 +31,8 @@ const cx_host *cxi_hostctx_table(const cxi_hostctx *hc);
 /* Cancels every timer and waits for running timer callbacks. */
 void cxi_hostctx_quiesce(cxi_hostctx *hc);
 void cxi_hostctx_free(cxi_hostctx *hc);
+/* Whether the plugin registered a policy answer (so a survey should
+ * wait until its respondent has joined). */
+bool cxi_hostctx_answers_policy(const cxi_hostctx *hc);
 
 #endif

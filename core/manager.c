@@ -585,3 +585,19 @@ cxi_manager_publish(cxi_manager *m, const char *type, json_t *data)
 {
 	cxi_bus_publish(m->core, type, NULL, data);
 }
+
+size_t
+cxi_manager_policy_answerers(cxi_manager *m)
+{
+	size_t n = 0;
+	pthread_mutex_lock(&m->mu);
+	for (size_t i = 0; i < m->n; i++) {
+		cxi_instance *in = m->inst[i];
+		if (in->st == CXI_INST_RUNNING && in->hc != NULL &&
+		    cxi_hostctx_answers_policy(in->hc)) {
+			n++;
+		}
+	}
+	pthread_mutex_unlock(&m->mu);
+	return (n);
+}

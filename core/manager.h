@@ -87,6 +87,9 @@ bool cxi_manager_blob_hold(cxi_manager *m, const cx_blob_ops **ops,
     void **state);
 void cxi_manager_unhold(cxi_manager *m);
 
+/* In-process instances that answer policy surveys. */
+size_t cxi_manager_policy_answerers(cxi_manager *m);
+
 /* Publishes an event as the core; steals data. */
 void cxi_manager_publish(cxi_manager *m, const char *type, json_t *data);
 

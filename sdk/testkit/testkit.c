@@ -377,6 +377,19 @@ cx_testkit_survey(cx_testkit *tk, const char *type, const char *data_json,
 	if (d == NULL) {
 		return (CX_EINVAL);
 	}
+	/* A respondent joins the surveyor asynchronously: a survey sent the
+	 * moment after start could miss it. Wait (within the deadline) until
+	 * every plugin that answers policy has joined. */
+	size_t want = cxi_manager_policy_answerers(tk->mgr);
+	for (int waited = 0; waited < deadline_ms; waited += 5) {
+		cxi_bus_stats st;
+		cxi_bus_stats_get(tk->bus, &st);
+		if (st.respondents >= want) {
+			break;
+		}
+		struct timespec ts = {0, 5 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
 	char reason[256];
 	*verdict = cxi_bus_survey(tk->bus, type, NULL, d, deadline_ms, NULL, 0,
 	    NULL, reason, sizeof(reason));
