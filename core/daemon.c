@@ -57,7 +57,7 @@ typedef struct cxd {
 	bool migrate_auto;
 	_Atomic bool schema_pending; /* manual mode, migrations not applied */
 	uint8_t master_key[CXI_MASTER_KEY_BYTES];
-	char master_key_id[17];
+	char master_key_id[9];
 } cxd;
 
 static void

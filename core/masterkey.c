@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "blobcrypt.h"
 #include "log.h"
 #include "masterkey.h"
 
@@ -110,8 +111,7 @@ cxi_master_key_load(const cxi_config *cfg, uint8_t key[CXI_MASTER_KEY_BYTES],
 	if (rv != 0) {
 		return (-1);
 	}
-	uint8_t h[8];
-	crypto_generichash(h, sizeof(h), key, CXI_MASTER_KEY_BYTES, NULL, 0);
-	sodium_bin2hex(id, 17, h, sizeof(h));
+	/* The same id blob objects and wrapped keys carry. */
+	cxi_blobcrypt_key_id(key, id);
 	return (0);
 }

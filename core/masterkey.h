@@ -14,11 +14,12 @@
 
 #define CXI_MASTER_KEY_BYTES 32
 
-/* Fills key and a short public id (16 hex chars of its BLAKE2b hash, for
- * telling wrapped keys of different master keys apart). Returns 0, or
+/* Fills key and a short public id (8 hex chars of its BLAKE2b hash, the
+ * id blobcrypt records, for telling wrapped keys of different master
+ * keys apart). Returns 0, or
  * -1 with why (never containing key material). */
 int cxi_master_key_load(const cxi_config *cfg,
-    uint8_t key[CXI_MASTER_KEY_BYTES], char id[17], char *why,
+    uint8_t key[CXI_MASTER_KEY_BYTES], char id[9], char *why,
     size_t whylen);
 
 #endif
