@@ -87,7 +87,7 @@ create_file(const char *path, uint8_t key[CXI_MASTER_KEY_BYTES], char *why,
 
 int
 cxi_master_key_load(const cxi_config *cfg, uint8_t key[CXI_MASTER_KEY_BYTES],
-    char id[17], char *why, size_t whylen)
+    char id[9], char *why, size_t whylen)
 {
 	if (sodium_init() < 0) {
 		snprintf(why, whylen, "libsodium failed to initialise");
