@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,14 +211,31 @@ test_permission_denied(void **state)
 	char dir[] = "/tmp/cxt-sqlite-ro-XXXXXX";
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(chmod(dir, 0500), 0);
-	/* root ignores file modes; drop to nobody's file-system identity,
-	 * which (on Linux) also drops CAP_DAC_OVERRIDE, for this thread. */
+	/* root ignores file modes: drop to nobody's file-system identity
+	 * (which on Linux also drops CAP_DAC_OVERRIDE) for this thread, and
+	 * check without asserting until it is restored: a failed assertion
+	 * would jump past the restore and leave the process without its
+	 * rights for every later test. */
 	int was = geteuid() == 0 ? setfsuid(65534) : -1;
-	expect_init_failure(dir, "Permission denied");
+	cxt_storage *st = NULL;
+	char why[512] = "";
+	capture cap;
+	capture_start(&cap);
+	int rv = cxt_storage_open_in(so, NULL, dir, &st, why, sizeof(why));
+	const char *log = capture_end(&cap);
 	if (was >= 0) {
 		setfsuid((uid_t) was);
 	}
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/callixo.db", dir);
 	cxt_rmtree(dir);
+	if (rv != -1 || strstr(why, "init failed: ") == NULL ||
+	    strstr(log, path) == NULL ||
+	    strstr(log, "Permission denied") == NULL) {
+		fail_msg("expected init to fail naming %s and 'Permission "
+		         "denied': rv %d, why '%s', log '%s'",
+		    path, rv, why, log);
+	}
 }
 
 static void
