@@ -19,8 +19,14 @@ bin=$cache/node_modules/.bin/s3rver
 if [ ! -x "$bin" ]; then
 	echo "s3_harness: installing s3rver@3 into $cache" >&2
 	mkdir -p "$cache" || fail "cannot create $cache"
-	npm install --prefix "$cache" --no-audit --no-fund --silent \
-		s3rver@3 >&2 || fail "npm install s3rver@3 failed"
+	npmlog=$(mktemp /tmp/cxnpm.XXXXXX)
+	if ! npm install --prefix "$cache" --no-audit --no-fund \
+		s3rver@3 >"$npmlog" 2>&1; then
+		tail -n 20 "$npmlog" >&2
+		rm -f "$npmlog"
+		fail "npm install s3rver@3 failed (see npm's output above)"
+	fi
+	rm -f "$npmlog"
 fi
 dir=$(mktemp -d /tmp/cxs3rver.XXXXXX) || fail "mktemp"
 pid=
