@@ -25,7 +25,6 @@ cxi_d_update_ready(cxd *d)
 /* A storage driver came up: check its schema before anything uses it.
  * A schema newer than this build knows, or a changed migration, fails
  * the driver (and so the start, when it is required). */
-
 int
 cxi_d_on_storage(void *arg, const cxi_db *db, char *why, size_t whylen)
 {
