@@ -20,6 +20,7 @@
 #include <callixo/testkit.h>
 
 #include "bus.h"
+#include "conformance.h"
 #include "config.h"
 #include "http.h"
 #include "httpc.h"
@@ -429,4 +430,11 @@ cx_testkit_http(cx_testkit *tk, const char *method, const char *path,
 		return (CX_EIO);
 	}
 	return (CX_OK);
+}
+
+int
+cx_testkit_storage_conformance(const char *plugin_so,
+    const char *settings_yaml)
+{
+	return (cxt_storage_conformance(plugin_so, settings_yaml));
 }

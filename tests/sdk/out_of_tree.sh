@@ -23,4 +23,21 @@ make -C "$TMP/hello" CFLAGS="-O1 -g $extra" NO_UNDEFINED="$noundef" check
 # The plugin is installable where the SDK says plugins go.
 make -C "$TMP/hello" DESTDIR="$TMP/inst" install
 test -f "$TMP/inst$(pkg-config --variable=plugindir callixo-sdk)/hello.so"
+# A storage driver's author runs the conformance suite from the kit; here
+# against the installed SQLite driver.
+cat >"$TMP/conf.c" <<'C'
+#include <stdio.h>
+#include <callixo/testkit.h>
+int
+main(int argc, char **argv)
+{
+	int fails = cx_testkit_storage_conformance(argv[1], argc > 2 ? argv[2] : NULL);
+	printf("storage conformance: %d failures\n", fails);
+	return (fails == 0 ? 0 : 1);
+}
+C
+cc -O1 -g $extra $(pkg-config --cflags callixo-testkit) -o "$TMP/conf" "$TMP/conf.c" \
+	$(pkg-config --libs callixo-testkit)
+"$TMP/conf" "$(pkg-config --variable=plugindir callixo-sdk)/sqlite.so" \
+	"file: $TMP/conf.db"
 echo "out-of-tree build and test: ok"

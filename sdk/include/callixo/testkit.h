@@ -73,6 +73,16 @@ cx_err cx_testkit_http(cx_testkit *tk, const char *method, const char *path,
     const char *const *headers, const char *req_body, size_t req_len,
     int *status, char **body, size_t *body_len);
 
+/* Runs the storage driver conformance suite against a storage plugin:
+ * the same checks the shipped SQLite and PostgreSQL drivers pass (value
+ * types, typed errors, transactions, pool limits, concurrent writers,
+ * the driver's migrations). The database `settings_yaml` points at must
+ * be empty. Prints one line per check on stderr. Returns the number of
+ * failed checks (0: the driver conforms), or -1 when the plugin cannot
+ * be loaded. Since ABI 1.0. */
+int cx_testkit_storage_conformance(const char *plugin_so,
+    const char *settings_yaml);
+
 #ifdef __cplusplus
 }
 #endif
