@@ -64,8 +64,12 @@ typedef struct bus_call_rec {
  * and answers. Plugin code runs on our threads, never on nng's task
  * threads, so a handler that blocks (or calls another service) cannot
  * starve nng of the threads it needs to deliver that very reply. */
+/* Builds the answer to one received message (NULL: send nothing). */
+typedef json_t *(*bus_handle_fn)(cxi_bus_client *c, nng_msg *m);
+
 typedef struct bus_worker {
 	cxi_bus_client *c;
+	bus_handle_fn handle;
 	nng_ctx ctx;
 	nng_aio *aio;
 	pthread_t thr;
@@ -126,8 +130,10 @@ int cxi_bus_ctx_recvmsg(nng_ctx ctx, nng_aio *aio, nng_msg **m);
 /* Sends an already built envelope on a socket or context. */
 cx_err cxi_bus_send_env(nng_socket s, const json_t *env);
 cx_err cxi_bus_ctx_send_env(nng_ctx ctx, nng_aio *aio, const json_t *env);
+/* Starts n workers on contexts of s: each receives a message, answers
+ * it with handle(), and sends the answer back on its context. */
 int cxi_bus_workers_start(bus_worker *w, size_t n, cxi_bus_client *c,
-    nng_socket s, void *(*fn)(void *));
+    nng_socket s, bus_handle_fn handle);
 /* Stops the workers' aios (their pending and future operations fail with
  * NNG_ECANCELED, which ends their loops) and joins them. Call before the
  * socket is closed: nng 1.5 can panic when a socket closes under a

@@ -56,32 +56,6 @@ bus_pol_answer(cxi_bus_client *c, nng_msg *m)
 	return (env);
 }
 
-static void *
-bus_pol_thread(void *arg)
-{
-	bus_worker *w = arg;
-	nng_msg *m;
-	json_t *ans;
-	int rv;
-
-	for (;;) {
-		if ((rv = cxi_bus_ctx_recvmsg(w->ctx, w->aio, &m)) != 0) {
-			if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) {
-				break;
-			}
-			continue;
-		}
-		ans = bus_pol_answer(w->c, m);
-		nng_msg_free(m);
-		if (ans != NULL) {
-			/* Past the deadline nng drops it; nothing to do. */
-			(void) cxi_bus_ctx_send_env(w->ctx, w->aio, ans);
-			json_decref(ans);
-		}
-	}
-	return (NULL);
-}
-
 static void
 bus_pol_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
@@ -145,7 +119,7 @@ cxi_bus_answer_policy(cxi_bus_client *c, cx_policy_fn fn, void *arg)
 	    (rv = nng_pipe_notify(c->resp, NNG_PIPE_EV_REM_POST,
 	         bus_pol_pipe_cb, c)) != 0 ||
 	    (rv = cxi_bus_workers_start(c->pol_w, CXI_BUS_POLICY_WORKERS, c,
-	         c->resp, bus_pol_thread)) != 0 ||
+	         c->resp, bus_pol_answer)) != 0 ||
 	    (rv = nng_dial(c->resp, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
 		cxi_bus_workers_join(c->pol_w, CXI_BUS_POLICY_WORKERS);
 		nng_close(c->resp);

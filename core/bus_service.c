@@ -104,33 +104,6 @@ bus_svc_handle(cxi_bus_client *c, nng_msg *m)
 	return (env);
 }
 
-static void *
-bus_svc_thread(void *arg)
-{
-	bus_worker *w = arg;
-	nng_msg *m;
-	json_t *rep;
-	int rv;
-
-	for (;;) {
-		if ((rv = cxi_bus_ctx_recvmsg(w->ctx, w->aio, &m)) != 0) {
-			if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) {
-				break;
-			}
-			continue;
-		}
-		rep = bus_svc_handle(w->c, m);
-		nng_msg_free(m);
-		/* Without a reply the caller times out: that is all we can
-		 * do when even the error reply cannot be built. */
-		if (rep != NULL) {
-			(void) cxi_bus_ctx_send_env(w->ctx, w->aio, rep);
-			json_decref(rep);
-		}
-	}
-	return (NULL);
-}
-
 static int
 bus_svc_listen(cxi_bus_client *c)
 {
@@ -181,7 +154,7 @@ cxi_bus_serve(cxi_bus_client *c, cx_service_fn fn, void *arg)
 	c->svc_arg = arg;
 	if ((rv = bus_svc_listen(c)) != 0 ||
 	    (rv = cxi_bus_workers_start(c->svc_w, CXI_BUS_SVC_WORKERS, c,
-	         c->rep, bus_svc_thread)) != 0) {
+	         c->rep, bus_svc_handle)) != 0) {
 		cxi_bus_workers_join(c->svc_w, CXI_BUS_SVC_WORKERS);
 		nng_close(c->rep);
 		pthread_mutex_unlock(&c->ctl);

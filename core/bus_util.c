@@ -209,14 +209,42 @@ cxi_bus_ctx_send_env(nng_ctx ctx, nng_aio *aio, const json_t *env)
 }
 
 /* On failure the caller joins the workers already started. */
+static void *
+bus_worker_main(void *arg)
+{
+	bus_worker *w = arg;
+	nng_msg *m;
+	int rv;
+
+	for (;;) {
+		if ((rv = cxi_bus_ctx_recvmsg(w->ctx, w->aio, &m)) != 0) {
+			if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) {
+				break;
+			}
+			continue;
+		}
+		json_t *ans = w->handle(w->c, m);
+		nng_msg_free(m);
+		/* Without an answer the peer times out: that is all we can do
+		 * when even an error reply cannot be built. A surveyor drops
+		 * answers past its deadline; nothing to do about that either. */
+		if (ans != NULL) {
+			(void) cxi_bus_ctx_send_env(w->ctx, w->aio, ans);
+			json_decref(ans);
+		}
+	}
+	return (NULL);
+}
+
 int
 cxi_bus_workers_start(bus_worker *w, size_t n, cxi_bus_client *c,
-    nng_socket s, void *(*fn)(void *))
+    nng_socket s, bus_handle_fn handle)
 {
 	int rv;
 
 	for (size_t i = 0; i < n; i++) {
 		w[i].c = c;
+		w[i].handle = handle;
 		w[i].started = 0;
 		w[i].aio = NULL;
 		w[i].ctx = (nng_ctx) NNG_CTX_INITIALIZER;
@@ -226,7 +254,7 @@ cxi_bus_workers_start(bus_worker *w, size_t n, cxi_bus_client *c,
 		    (rv = nng_ctx_open(&w[i].ctx, s)) != 0) {
 			return (rv);
 		}
-		if (pthread_create(&w[i].thr, NULL, fn, &w[i]) != 0) {
+		if (pthread_create(&w[i].thr, NULL, bus_worker_main, &w[i]) != 0) {
 			return (NNG_ENOMEM);
 		}
 		w[i].started = 1;
