@@ -15,5 +15,6 @@
 #include <callixo/plugin.h>
 #include <callixo/storage.h>
 #include <callixo/blob.h>
+#include <callixo/session.h>
 
 #endif
