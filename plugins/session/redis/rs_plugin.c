@@ -28,7 +28,7 @@ static const cx_setting rs_settings[] = {
     CX_SETTING_DURATION("timeout", 0, "2s", 10, 60000,
         "Limit for one connect, one command, and the wait for a free "
         "connection"),
-    CX_SETTING_STR("key_prefix", 0, "\"cx:\"",
+    CX_SETTING_STR("key_prefix", 0, "cx:",
         "Prefix of every key, so several deployments can share a server"),
     CX_SETTINGS_END,
 };
