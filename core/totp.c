@@ -549,6 +549,16 @@ cxi_recovery_decode(const char *in, size_t inlen, cxi_recovery_set *set)
 	if (in == NULL || set == NULL) {
 		return (CX_EINVAL);
 	}
+	/* libsodium 1.0.18 decodes bytes >= 0x80 as if they were letters
+	 * (found by fuzz_otpauth), so one set would have many spellings:
+	 * only the URL-safe alphabet gets through. */
+	for (size_t i = 0; i < inlen; i++) {
+		char c = in[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '_')) {
+			return (CX_EINVAL);
+		}
+	}
 	if ((rv = libs()) != CX_OK) {
 		return (rv);
 	}

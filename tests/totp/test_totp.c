@@ -431,6 +431,12 @@ test_recovery_encode(void **state)
 	assert_int_equal(cxi_recovery_decode(enc, strlen(enc) - 1, &back),
 	    CX_EINVAL);
 	assert_int_equal(cxi_recovery_decode("", 0, &back), CX_EINVAL);
+	/* A byte outside the alphabet, which libsodium alone would take. */
+	char c = enc[10];
+	enc[10] = (char) 0xca;
+	assert_int_equal(cxi_recovery_decode(enc, strlen(enc), &back),
+	    CX_EINVAL);
+	enc[10] = c;
 	enc[0] = enc[0] == 'A' ? 'B' : 'A'; /* version byte changes */
 	assert_int_equal(cxi_recovery_decode(enc, strlen(enc), &back),
 	    CX_EINVAL);
