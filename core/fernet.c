@@ -326,13 +326,18 @@ unverified(const char *token, raw_token *t, char *why, size_t whylen)
 		raw_free(t);
 		return (CXI_FERNET_EFORMAT);
 	}
-	if (t->len < MIN_RAW || (t->len - HDR_LEN - MAC_LEN) % BLOCK != 0) {
-		fail(why, whylen, CXI_FERNET_EFORMAT,
-		    t->len < MIN_RAW ? "not a Fernet token: too short "
-		                       "(%zu bytes, at least 73)" :
-		                       "not a Fernet token: ciphertext of "
-		                       "%zu bytes is not whole AES blocks",
-		    t->len < MIN_RAW ? t->len : t->len - HDR_LEN - MAC_LEN);
+	/* Whole blocks first: a partial block is the more specific fault. */
+	if (t->len >= HDR_LEN + MAC_LEN &&
+	    (t->len - HDR_LEN - MAC_LEN) % BLOCK != 0) {
+		fail(why, whylen, CXI_FERNET_EFORMAT, "not a Fernet token: "
+		    "ciphertext of %zu bytes is not whole AES blocks",
+		    t->len - HDR_LEN - MAC_LEN);
+		raw_free(t);
+		return (CXI_FERNET_EFORMAT);
+	}
+	if (t->len < MIN_RAW) {
+		fail(why, whylen, CXI_FERNET_EFORMAT, "not a Fernet token: too "
+		    "short (%zu bytes, at least %d)", t->len, MIN_RAW);
 		raw_free(t);
 		return (CXI_FERNET_EFORMAT);
 	}
