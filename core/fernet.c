@@ -394,9 +394,12 @@ open_verified(const cxi_fernet_key *key, const raw_token *t, uint8_t **msg,
 	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
 	cx_err rv = CX_EINTERNAL;
 	int n1 = 0, n2 = 0;
-	if (pt == NULL || ctx == NULL || ctlen > INT32_MAX) {
-		rv = pt == NULL || ctx == NULL ? CX_ENOMEM : CX_EINVAL;
-		fail(why, whylen, rv, "cannot decrypt a token this large");
+	if (pt == NULL || ctx == NULL) {
+		rv = fail(why, whylen, CX_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (ctlen > INT32_MAX) {
+		rv = fail(why, whylen, CX_EINVAL, "token too large to decrypt");
 		goto out;
 	}
 	if (EVP_DecryptInit_ex(ctx, EVP_aes_128_cbc(), NULL, key->enc,
