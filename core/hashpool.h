@@ -29,7 +29,8 @@ void cxi_hashpool_free(cxi_hashpool *pool);
 /* CX_EBUSY when the queue is full, CX_ECLOSED while shutting down. */
 cx_err cxi_hashpool_submit(cxi_hashpool *pool, cxi_hashpool_fn fn,
     void *arg);
-/* Queues fn(arg) and waits for it to finish on a pool thread. */
+/* Queues fn(arg) and waits for it to finish on a pool thread. Never
+ * call it from a job: with every worker waiting, nothing would run. */
 cx_err cxi_hashpool_run(cxi_hashpool *pool, cxi_hashpool_fn fn, void *arg);
 
 /* Jobs running right now, and the most ever running at once. */
