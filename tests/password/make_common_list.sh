@@ -8,7 +8,9 @@
 # (no install, no scripts run) into a temporary directory and takes,
 # in the list's frequency order, the first <count> entries that the
 # password policy would otherwise accept (minlen..128 characters). Shorter
-# entries are useless here: the length rule already refuses them. The
+# entries are useless here: the length rule already refuses them.
+# Entries that differ only in ASCII case count once, since the policy
+# compares without case (cxi_common_list_contains). The
 # data is SecLists' 10_million_password_list_top_1M.txt, CC BY-SA 3.0, so
 # the output carries a header naming source and licence. The generated
 # file is committed; rerun this only to change count or source.
@@ -51,7 +53,8 @@ with open(src, "rb") as f:
 with open(out, "w", encoding="utf-8") as f:
     f.write("# common-passwords.txt - refused at signup and password change (A-3).\n")
     f.write("# The first %d entries of %d or more characters, in frequency order,\n" % (len(picked), minlen))
-    f.write("# of SecLists' 10_million_password_list_top_1M.txt as shipped in the\n")
+    f.write("# of SecLists' 10_million_password_list_top_1M.txt (duplicates ignoring\n")
+    f.write("# case dropped) as shipped in the\n")
     f.write("# npm package %s (source_data/).\n" % pkg)
     f.write("# SecLists: https://github.com/danielmiessler/SecLists (OWASP)\n")
     f.write("# Licence: Creative Commons Attribution-ShareAlike 3.0\n")
