@@ -405,6 +405,8 @@ cxi_http_start(cxi_http **out, const cxi_http_opts *opts, char *why,
 	         1024)) != 0 ||
 	    (rv = add_handler(h, "/webhooks", cxi_http_webhook_cb, NULL, true,
 	         false, 0)) != 0 ||
+	    (rv = add_handler(h, "/v1", cxi_http_webhook_cb, NULL, true, false,
+	         0)) != 0 ||
 	    (rv = add_handler(h, "/", fallback_cb, NULL, true, false, 0)) !=
 	        0) {
 		if (rv == NNG_EADDRINUSE) {
@@ -540,7 +542,9 @@ cxi_http_route_add(cxi_http *h, const char *plugin, const char *method,
 	char tmpl[CXI_HTTP_MAX_PATH + 80];
 	cxi_http_stat *st;
 
-	if (fn == NULL || !cxi_routes_valid(plugin, method, subpath)) {
+	/* A plugin name, never the API's reserved owner. */
+	if (fn == NULL || !cxi_http_name_ok(plugin) ||
+	    !cxi_routes_valid(plugin, method, subpath)) {
 		return (CX_EINVAL);
 	}
 	snprintf(tmpl, sizeof(tmpl), "/webhooks/%s%s", plugin, subpath);
@@ -549,6 +553,31 @@ cxi_http_route_add(cxi_http *h, const char *plugin, const char *method,
 	}
 	return (cxi_routes_add(&h->routes, plugin, method, subpath, fn, arg,
 	    st));
+}
+
+int
+cxi_http_api_route_add(cxi_http *h, const char *method, const char *path,
+    cx_http_fn fn, void *arg)
+{
+	char tmpl[CXI_HTTP_MAX_PATH + 8];
+	cxi_http_stat *st;
+
+	if (fn == NULL ||
+	    !cxi_routes_valid(CXI_HTTP_API_OWNER, method, path)) {
+		return (CX_EINVAL);
+	}
+	snprintf(tmpl, sizeof(tmpl), "/v1%s", path);
+	if ((st = cxi_http_stat_get(h, tmpl)) == NULL) {
+		return (CX_ENOMEM);
+	}
+	return (cxi_routes_add(&h->routes, CXI_HTTP_API_OWNER, method, path, fn,
+	    arg, st));
+}
+
+void
+cxi_http_api_routes_drop(cxi_http *h)
+{
+	(void) cxi_routes_drop(&h->routes, CXI_HTTP_API_OWNER);
 }
 
 void

@@ -84,6 +84,15 @@ int cxi_http_drain(cxi_http *h, int timeout_ms);
  * CX_OK, CX_EINVAL, CX_EEXIST or CX_ENOMEM. */
 int cxi_http_route_add(cxi_http *h, const char *plugin, const char *method,
     const char *subpath, cx_http_fn fn, void *arg);
+/* Registers one of the core's own API routes: METHOD /v1<path>, served
+ * by the same worker pool, limits and JSON errors as plugin routes. A
+ * path ending in "/" matches the whole subtree (e.g. "/calls/" for
+ * /v1/calls/{id}). */
+int cxi_http_api_route_add(cxi_http *h, const char *method, const char *path,
+    cx_http_fn fn, void *arg);
+/* Removes every /v1 route, waiting for running handlers. */
+void cxi_http_api_routes_drop(cxi_http *h);
+
 /* Removes every route of `plugin`, waiting for its running and queued
  * handlers, so the plugin can be unloaded right after. Must not be
  * called from one of that plugin's handlers (it would wait for itself). */

@@ -23,6 +23,8 @@
 /* Longest request path we route; longer ones get 414. Webhook paths are
  * short, and a bound keeps every copy on the stack. */
 #define CXI_HTTP_MAX_PATH 1024
+/* Owner of the core's /v1 routes in the route table. */
+#define CXI_HTTP_API_OWNER "@v1"
 #define CXI_HTTP_MAX_STATUS 600
 
 /* Request counts for one route template, by status code. One array slot

@@ -155,6 +155,16 @@ cxi_http_webhook_split(const char *path, char *plugin, size_t pluginlen,
 	const char *p, *e;
 	size_t n;
 
+	/* The core's own API: /v1/... belongs to a reserved owner that no
+	 * plugin can be named (plugin names cannot hold '@'). */
+	if (strncmp(path, "/v1", 3) == 0 && (path[3] == '/' || path[3] == '\0')) {
+		if (pluginlen <= strlen(CXI_HTTP_API_OWNER)) {
+			return (false);
+		}
+		strcpy(plugin, CXI_HTTP_API_OWNER);
+		*subpath = path[3] == '/' ? path + 3 : "/";
+		return (true);
+	}
 	if (strncmp(path, prefix, sizeof(prefix) - 1) != 0) {
 		return (false);
 	}
@@ -208,7 +218,9 @@ bool
 cxi_routes_valid(const char *plugin, const char *method, const char *subpath)
 {
 	return (plugin != NULL && method != NULL && subpath != NULL &&
-	    cxi_http_name_ok(plugin) && method_ok(method) &&
+	    (cxi_http_name_ok(plugin) ||
+	        strcmp(plugin, CXI_HTTP_API_OWNER) == 0) &&
+	    method_ok(method) &&
 	    subpath_ok(subpath));
 }
 

@@ -436,6 +436,49 @@ test_subtree(void **state)
 	fx_stop(f);
 }
 
+/* The core's own API under /v1 uses the same table, pool and limits,
+ * under an owner no plugin can be named. */
+static void
+test_api_routes(void **state)
+{
+	(void) state;
+	fx *f = fx_start(0, 0);
+	reply r;
+
+	assert_int_equal(cxi_http_api_route_add(f->h, "GET", "/me", echo_fn,
+	                     f),
+	    CX_OK);
+	assert_int_equal(cxi_http_api_route_add(f->h, "GET", "/calls/",
+	                     echo_fn, f),
+	    CX_OK);
+	get(f->url, "/v1/me?x=1", &r);
+	assert_int_equal(r.status, 201);
+	assert_non_null(strstr(r.body, "path=/v1/me;sub=/me;q=x=1;"));
+	get(f->url, "/v1/calls/call_123", &r);
+	assert_int_equal(r.status, 201);
+	assert_non_null(strstr(r.body, "sub=/calls/call_123;"));
+	get(f->url, "/v1/nope", &r);
+	assert_int_equal(r.status, 404);
+	assert_non_null(strstr(r.body, "\"not_found\""));
+	assert_int_equal(req("POST", f->url, "/v1/me", "{}", 2, NULL, &r),
+	    CURLE_OK);
+	assert_int_equal(r.status, 405);
+	get(f->url, "/v1x", &r);
+	assert_int_equal(r.status, 404);
+	/* No plugin can claim the API's owner, and /webhooks stays apart. */
+	assert_int_not_equal(cxi_http_route_add(f->h, "@v1", "GET", "/x",
+	                         echo_fn, f),
+	    CX_OK);
+	get(f->url, "/webhooks/v1/me", &r);
+	assert_int_equal(r.status, 404);
+	get(f->url, "/metrics", &r);
+	assert_non_null(strstr(r.body, "route=\"/v1/me\""));
+	cxi_http_api_routes_drop(f->h);
+	get(f->url, "/v1/me", &r);
+	assert_int_equal(r.status, 404);
+	fx_stop(f);
+}
+
 static void
 test_errors(void **state)
 {
@@ -1005,6 +1048,7 @@ main(void)
 		cmocka_unit_test(test_metrics),
 		cmocka_unit_test(test_dispatch),
 		cmocka_unit_test(test_subtree),
+		cmocka_unit_test(test_api_routes),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_too_large),
 		cmocka_unit_test(test_timeout),
