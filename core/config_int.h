@@ -45,7 +45,7 @@ int cxi_cfg_enum(cxi_cctx *cc, const cxi_ynode *map, const char *key,
 int cxi_cfg_plugins(cxi_cctx *cc, cxi_config *cfg, const cxi_ynode *seq);
 /* The `storage:` section (config_storage.c). */
 void cxi_cfg_storage(cxi_cctx *cc, cxi_config *cfg, const cxi_ynode *st);
-/* At most one enabled storage and one blob plugin, both in process. */
+/* At most one enabled storage, blob and session plugin, all in process. */
 void cxi_cfg_one_store(cxi_cctx *cc, const cxi_config *cfg);
 
 #endif

@@ -58,8 +58,9 @@ cxi_cfg_storage(cxi_cctx *cc, cxi_config *cfg, const cxi_ynode *st)
 void
 cxi_cfg_one_store(cxi_cctx *cc, const cxi_config *cfg)
 {
-	static const cx_plugin_kind kinds[] = {CX_KIND_STORAGE, CX_KIND_BLOB};
-	for (size_t k = 0; k < 2; k++) {
+	static const cx_plugin_kind kinds[] = {CX_KIND_STORAGE, CX_KIND_BLOB,
+	    CX_KIND_SESSION};
+	for (size_t k = 0; k < 3; k++) {
 		const cxi_plugin_conf *first = NULL;
 		for (size_t i = 0; i < cfg->n_plugins; i++) {
 			const cxi_plugin_conf *pc = &cfg->plugins[i];

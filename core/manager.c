@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include <callixo/blob.h>
+#include <callixo/session.h>
 
 #include "instance.h"
 #include "log.h"
@@ -27,6 +28,7 @@ struct cxi_manager {
 	pthread_rwlock_t drivers;
 	cxi_instance *db_inst;
 	cxi_instance *blob_inst;
+	cxi_instance *session_inst;
 	cxi_instance **inst;
 	size_t n;
 };
@@ -108,12 +110,14 @@ cxi_manager_new(cxi_manager **out, const cxi_manager_opts *opts)
 static void
 stop_inst(cxi_manager *m, cxi_instance *in)
 {
-	if (in == m->db_inst || in == m->blob_inst) {
+	if (in == m->db_inst || in == m->blob_inst || in == m->session_inst) {
 		pthread_rwlock_wrlock(&m->drivers);
 		if (in == m->db_inst) {
 			m->db_inst = NULL;
-		} else {
+		} else if (in == m->blob_inst) {
 			m->blob_inst = NULL;
+		} else {
+			m->session_inst = NULL;
 		}
 		pthread_rwlock_unlock(&m->drivers);
 	}
@@ -164,6 +168,18 @@ start_inst(cxi_manager *m, cxi_instance *in)
 		pthread_rwlock_wrlock(&m->drivers);
 		m->blob_inst = in;
 		pthread_rwlock_unlock(&m->drivers);
+	} else if (in->kind == CX_KIND_SESSION) {
+		const cx_session_ops *so = in->desc->kind_ops;
+		if (so == NULL || so->size < offsetof(cx_session_ops,
+		                                  list_account) + sizeof(void *)) {
+			cxi_instance_stop(in);
+			cxi_instance_fail(in, "session plugin has no or an "
+			                      "incomplete cx_session_ops");
+			return (-1);
+		}
+		pthread_rwlock_wrlock(&m->drivers);
+		m->session_inst = in;
+		pthread_rwlock_unlock(&m->drivers);
 	}
 	return (0);
 }
@@ -191,6 +207,20 @@ cxi_manager_blob_hold(cxi_manager *m, const cx_blob_ops **ops, void **state)
 	}
 	*ops = m->blob_inst->desc->kind_ops;
 	*state = m->blob_inst->state;
+	return (true);
+}
+
+bool
+cxi_manager_session_hold(cxi_manager *m, const cx_session_ops **ops,
+    void **state)
+{
+	pthread_rwlock_rdlock(&m->drivers);
+	if (m->session_inst == NULL) {
+		pthread_rwlock_unlock(&m->drivers);
+		return (false);
+	}
+	*ops = m->session_inst->desc->kind_ops;
+	*state = m->session_inst->state;
 	return (true);
 }
 
@@ -357,7 +387,7 @@ cxi_manager_apply(cxi_manager *m, const cxi_config *cfg, cxi_apply_report *r)
 	for (size_t k = 0; k < 2 * cfg->n_plugins; k++) {
 		const cxi_plugin_conf *pc = &cfg->plugins[k % cfg->n_plugins];
 		bool driver = pc->kind == CX_KIND_STORAGE ||
-		    pc->kind == CX_KIND_BLOB;
+		    pc->kind == CX_KIND_BLOB || pc->kind == CX_KIND_SESSION;
 		if (!pc->enabled || driver != (k < cfg->n_plugins)) {
 			continue;
 		}

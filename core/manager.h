@@ -19,6 +19,7 @@
 #include "http.h"
 #include "store.h"
 #include <callixo/blob.h>
+#include <callixo/session.h>
 
 typedef struct cxi_manager cxi_manager;
 
@@ -84,6 +85,8 @@ cx_verdict cxi_manager_survey(cxi_manager *m, const char *type,
  * nothing held) when none is running. */
 bool cxi_manager_db_hold(cxi_manager *m, cxi_db *out);
 bool cxi_manager_blob_hold(cxi_manager *m, const cx_blob_ops **ops,
+    void **state);
+bool cxi_manager_session_hold(cxi_manager *m, const cx_session_ops **ops,
     void **state);
 void cxi_manager_unhold(cxi_manager *m);
 
