@@ -28,7 +28,8 @@ static const struct {
     {"h", 3600000}, {"hour", 3600000},
 };
 
-/* Reads up to 7 digits (so the value stays below RL_CAP_MAX * 10). */
+/* Reads up to 8 digits, so the callers' bounds checks cannot be passed
+ * by an overflowed value. */
 static const char *
 read_num(const char *s, int64_t *out)
 {
@@ -73,6 +74,9 @@ rl_rate_parse(const char *s, rl_rate *out, char *why, size_t whylen)
 			snprintf(why, whylen, "rate window multiplier must be "
 			    "1 to %d", RL_MULT_MAX);
 			return (false);
+		}
+		while (*p == ' ') {
+			p++;
 		}
 	}
 	size_t n = strlen(p);
