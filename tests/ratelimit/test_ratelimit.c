@@ -385,6 +385,68 @@ test_redis_ceiling(void **unused)
 	cx_testkit_free(b);
 }
 
+static void
+sh(const char *cmd)
+{
+	char line[1024];
+	snprintf(line, sizeof(line), "%s >/dev/null 2>&1", cmd);
+	assert_int_equal(system(line), 0);
+}
+
+static void
+recover_body(void *arg)
+{
+	cx_testkit *tk = kit((const char *) arg);
+	const char *port = getenv("CALLIXO_REDIS_PORT");
+	assert_non_null(port);
+	char ping[128];
+	snprintf(ping, sizeof(ping),
+	    "test \"$(redis-cli -h 127.0.0.1 -p %s ping)\" = PONG", port);
+	assert_int_equal(ask(tk, "policy.auth.login", "192.0.2.60", "acc_rec"),
+	    CX_POLICY_ALLOW);
+	sh(getenv("CALLIXO_REDIS_STOP"));
+	/* The outage is absorbed by the local buckets. */
+	assert_int_equal(ask(tk, "policy.auth.login", "192.0.2.60", "acc_rec"),
+	    CX_POLICY_ALLOW);
+	assert_int_equal(ask(tk, "policy.auth.login", "192.0.2.60", "acc_rec"),
+	    CX_POLICY_ALLOW);
+	sh(getenv("CALLIXO_REDIS_START"));
+	for (int i = 0; i < 100; i++) {
+		char line[256];
+		snprintf(line, sizeof(line), "%s 2>/dev/null", ping);
+		if (system(line) == 0) {
+			break;
+		}
+		sleep_ms(50);
+	}
+	/* Past the redial interval the shared buckets are used again. */
+	sleep_ms(1100);
+	assert_int_equal(ask(tk, "policy.auth.login", "192.0.2.60", "acc_rec"),
+	    CX_POLICY_ALLOW);
+	cx_testkit_free(tk);
+}
+
+/* Redis stops and comes back: one warning, one recovery line, and the
+ * module keeps answering throughout. */
+static void
+test_redis_recovers(void **unused)
+{
+	(void) unused;
+	const char *url = getenv("CALLIXO_REDIS_URL");
+	assert_non_null(url);
+	assert_non_null(getenv("CALLIXO_REDIS_STOP"));
+	assert_non_null(getenv("CALLIXO_REDIS_START"));
+	char yaml[512];
+	snprintf(yaml, sizeof(yaml),
+	    "redis_url: %s\nredis_timeout: 500ms\nkey_prefix: \"r%s:\"\n", url,
+	    run_id);
+	char *log = capture_stderr(recover_body, yaml);
+	fputs(log, stderr);
+	assert_int_equal(count(log, "redis unreachable"), 1);
+	assert_int_equal(count(log, "redis reachable again"), 1);
+	free(log);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -408,6 +470,7 @@ main(int argc, char **argv)
 	const struct CMUnitTest redis[] = {
 	    cmocka_unit_test(test_redis_shared),
 	    cmocka_unit_test(test_redis_ceiling),
+	    cmocka_unit_test(test_redis_recovers),
 	};
 	if (strcmp(argv[2], "redis") == 0) {
 		return (cmocka_run_group_tests(redis, NULL, NULL));
