@@ -345,6 +345,15 @@ test_redis_shared(void **unused)
 	    CX_POLICY_ALLOW);
 	assert_int_equal(ask(a, "policy.auth.signup", "192.0.2.55", "e@x"),
 	    CX_POLICY_DENY);
+	/* Every bucket key carries a TTL, so idle buckets cost nothing. */
+	char cmd[512];
+	const char *port = getenv("CALLIXO_REDIS_PORT");
+	assert_non_null(port);
+	snprintf(cmd, sizeof(cmd),
+	    "n=0; for k in $(redis-cli -p %s --scan --pattern 't%s:*'); do "
+	    "t=$(redis-cli -p %s pttl \"$k\"); [ \"$t\" -gt 0 ] || exit 1; "
+	    "n=$((n+1)); done; [ $n -ge 3 ]", port, run_id, port);
+	assert_int_equal(system(cmd), 0);
 	cx_testkit_free(a);
 	cx_testkit_free(b);
 }
