@@ -69,8 +69,10 @@ typedef void (*cx_event_fn)(void *arg, const cx_msg *ev);
 typedef cx_err (*cx_service_fn)(void *arg, const cx_msg *req, json_t **reply);
 
 /* Answers one policy survey question (msg->type names the question, e.g.
- * "policy.call.place"). Set *reason to a short static string when denying.
- * Must answer well within the survey deadline. */
+ * "policy.call.place"). When denying, point *reason at a short string;
+ * the bus copies it on the calling thread before anything else runs
+ * there, so a static or thread-local buffer is fine. Must answer well
+ * within the survey deadline. */
 typedef cx_verdict (*cx_policy_fn)(void *arg, const cx_msg *q,
     const char **reason);
 
