@@ -29,7 +29,19 @@ plugins:
   - name: sqlite
     kind: storage
     required: true
+  - name: eventlog
+    kind: generic
+    path: $BUILD/plugins/eventlog.so
+    settings:
+      topics: ["auth.*"]
+  # Stands in for the rate limiter: denies auth for blocked@example.com.
+  - name: authdeny
+    kind: policy
+    path: $BUILD/tests/plugins/authdeny.so
+    settings:
+      retry_after: 42
 YAML
+EVENTS=$TMP/data/plugins/eventlog/events.jsonl
 
 # req METHOD PATH [BODY] [curl args...] -> "STATUS BODY"; headers in $TMP/hdr.
 # JSON content type; Origin is $ORG when set (empty: none), else ours.
@@ -180,6 +192,19 @@ check "failed login: 401 invalid_credentials" contains "$rw" '401 {"error":{"cod
 check "failed login: unknown email and wrong password answer the same" test "$ru" = "$rw"
 check "failed login: no cookie" test -z "$(hdr Set-Cookie)"
 check "failed login: logged" grep -qE 'event=login outcome=failed ip=unknown account=nobody@example.com' "$LOG"
+
+# Policy (R-1): asked before verifying; a deny is 429 with Retry-After.
+r=$(req POST /v1/login '{"email":"Blocked@Example.com","password":"whatever whatever"}')
+check "policy deny on login: 429 rate_limited" contains "$r" '429 {"error":{"code":"rate_limited"'
+check "policy deny: Retry-After from the reason" test "$(hdr Retry-After)" = 42
+r=$(req POST /v1/signup "$(signup_body 'Blocked' 'blocked@example.com' "$PW")")
+check "policy deny on signup: 429" contains "$r" "429 "
+check "policy deny: logged" file_contains "$LOG" "outcome=rate_limited"
+
+# Login outcomes reach the bus as auth.login.failed / .succeeded {ip, account}.
+check "event auth.login.failed published" wait_for "$EVENTS" '"auth.login.failed"' 5
+check "event has ip and normalized account" grep -qE '"auth\.login\.failed".*("account": ?"nobody@example.com".*"ip": ?"unknown"|"ip": ?"unknown".*"account": ?"nobody@example.com")' "$EVENTS"
+check "event auth.login.succeeded published" grep -qE '"auth\.login\.succeeded".*"203\.0\.113\.7"' "$EVENTS"
 
 # ---- CSRF (X-1) ----
 r=$(ORG=https://evil.example req POST /v1/logout '' -H "$(ck "$T2")")
