@@ -95,7 +95,11 @@ r=$(req POST /v1/signup "$(signup_body 'Minnie Minorperson' 'minnie.minor@exampl
 check "underage: 403 underage" contains "$r" '403 {"error":{"code":"underage"'
 r=$(req POST /v1/signup "$(signup_body 'Minnie Minorperson' 'minnie.minor@example.org' "$PW" 1990-01-01 false)")
 check "is_adult false: 403 underage" contains "$r" '403 {"error":{"code":"underage"'
-dob18=$(date -u -d '18 years ago' +%F)
+# The 18th birthday is today (UTC); on 29 February, take the 28th, which
+# is already past in a year without that day.
+dob18=$($PY -c 'import datetime as d
+t = d.datetime.now(d.timezone.utc).date()
+print(t.replace(year=t.year - 18, day=28 if (t.month, t.day) == (2, 29) else t.day))')
 check "underage: no row stored" test "$(accounts)" = "$n0"
 check "underage: no name in the log" test "$(count_of "$LOG" Minorperson)" = 0
 check "underage: no email in the log" test "$(count_of "$LOG" minnie.minor)" = 0
