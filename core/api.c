@@ -12,6 +12,7 @@
 
 #include "api_int.h"
 #include "log.h"
+#include "repo.h"
 
 /* Jobs that may wait for a hashing thread; past this, 503 at once
  * rather than a queue that grows without bound under a login flood. */
@@ -109,6 +110,93 @@ cxi_api_account_view(const json_t *row)
 		}
 	}
 	return (v);
+}
+
+const char *
+cxi_api_str(cxi_actx *c, const char *key)
+{
+	return (json_string_value(json_object_get(c->body, key)));
+}
+
+size_t
+cxi_api_len(cxi_actx *c, const char *key)
+{
+	return (json_string_length(json_object_get(c->body, key)));
+}
+
+/* A plausible address: normalized, one '@' with text on both sides. */
+bool
+cxi_api_email_norm(const char *email, char *out, size_t len)
+{
+	if (email == NULL || cxi_email_normalize(email, out, len) != 0) {
+		return (false);
+	}
+	const char *at = strchr(out, '@');
+	return (at != NULL && at != out && at[1] != '\0' &&
+	    strchr(at + 1, '@') == NULL);
+}
+
+/* A-3: the policy with the product, company and email local part as
+ * context words. False with the response set. */
+bool
+cxi_api_password_ok(cxi_actx *c, const char *pw, size_t len,
+    const char *company, const char *norm)
+{
+	char local[CXI_API_EMAIL_MAX + 1], why[256];
+	snprintf(local, sizeof(local), "%.*s", (int) strcspn(norm, "@"), norm);
+	const char *words[] = {"callixo", local, company, NULL};
+	cx_err rv = cxi_password_check(pw, len, words, c->api->common, why,
+	    sizeof(why));
+	if (rv == CX_OK) {
+		return (true);
+	}
+	cxi_api_error(c, 400, rv == CX_EDENIED ? "weak_password" :
+	    "invalid_password", "%s", why);
+	return (false);
+}
+
+bool
+cxi_api_hash_or_fail(cxi_actx *c, const char *pw, size_t len,
+    char out[CXI_PASSWORD_HASH_MAX])
+{
+	cx_err rv = cxi_api_hash(c->api, pw, len, out);
+	if (rv == CX_OK) {
+		return (true);
+	}
+	cxi_api_error(c, 503, "busy", "the server is busy; try again");
+	return (false);
+}
+
+/* Stores a new password hash (sys column: the caller whitelist does not
+ * apply). */
+cx_err
+cxi_api_store_hash(cxi_actx *c, const char *id, const char *hash)
+{
+	cxi_db db;
+	if (!cxi_manager_db_hold(c->api->mgr, &db)) {
+		return (CX_ECLOSED);
+	}
+	cx_err rv = cxi_repo_set(&db, &cxi_ent_account, NULL, id,
+	    json_pack("{s:s}", "password_hash", hash));
+	cxi_manager_unhold(c->api->mgr);
+	return (rv);
+}
+
+/* A new session with its cookie; false with 503 set. */
+bool
+cxi_api_new_session(cxi_actx *c, const char *account_id)
+{
+	char token[CXI_SESSION_TOKEN_LEN + 1];
+	cx_err rv = cxi_sessions_create(c->api->sessions, account_id, NULL,
+	    cxi_repo_now_ms(), token);
+	if (rv != CX_OK) {
+		cxi_api_error(c, 503, "unavailable", "sessions are not "
+		    "available right now");
+		return (false);
+	}
+	cxi_api_set_cookie(c, token);
+	explicit_bzero(token, sizeof(token));
+	return (true);
 }
 
 static cx_err
@@ -216,7 +304,8 @@ cxi_api_start(cxi_api **out, cxi_http *http, cxi_manager *mgr,
 		    a->pw.memlimit >> 20, cx_strerror(rv));
 		goto fail;
 	}
-	if ((rv = cxi_api_accounts_routes(a)) != CX_OK) {
+	if ((rv = cxi_api_accounts_routes(a)) != CX_OK ||
+	    (rv = cxi_api_me_routes(a)) != CX_OK) {
 		snprintf(why, whylen, "api: cannot register the /v1 routes: "
 		    "%s", cx_strerror(rv));
 		goto fail;

@@ -35,6 +35,23 @@ struct cxi_api {
 	char dummy_hash[CXI_PASSWORD_HASH_MAX];
 };
 
+#define CXI_AF_END {NULL, CXI_AF_STR, false, 0}
+#define CXI_API_NAME_MAX 200
+#define CXI_API_EMAIL_MAX 320
+
+/* Runs `body` with a request context; every handler answers itself, so
+ * the dispatcher always gets CX_OK. */
+#define CXI_API_HANDLER(fn, body)                                               \
+	static cx_err fn(void *arg, const cx_http_req *req,             \
+	    cx_http_resp *resp)                                         \
+	{                                                               \
+		cxi_actx c;                                             \
+		cxi_api_ctx_init(&c, arg, req, resp);                   \
+		body(&c);                                               \
+		cxi_api_ctx_done(&c);                                   \
+		return (CX_OK);                                         \
+	}
+
 /* Field types of a request body. */
 typedef enum cxi_aftype {
 	CXI_AF_STR,      /* a string */
@@ -110,7 +127,25 @@ bool cxi_api_policy(cxi_actx *c, const char *type, const char *account_id,
 /* The account as the API shows it (never the password hash). */
 json_t *cxi_api_account_view(const json_t *row);
 
-/* Routes of api_accounts.c. */
+/* Body field `key` (NULL when absent or not a string) and its length. */
+const char *cxi_api_str(cxi_actx *c, const char *key);
+size_t cxi_api_len(cxi_actx *c, const char *key);
+/* Normalized email with one '@' and text on both sides. */
+bool cxi_api_email_norm(const char *email, char *out, size_t len);
+/* A-1..A-3 for a new password, with "callixo", the company and the
+ * email local part as context words; false with 400 set. */
+bool cxi_api_password_ok(cxi_actx *c, const char *pw, size_t len,
+    const char *company, const char *norm);
+/* cxi_api_hash; false with 503 set. */
+bool cxi_api_hash_or_fail(cxi_actx *c, const char *pw, size_t len,
+    char out[CXI_PASSWORD_HASH_MAX]);
+/* Replaces an account's password hash. */
+cx_err cxi_api_store_hash(cxi_actx *c, const char *id, const char *hash);
+/* A new session and its Set-Cookie; false with 503 set. */
+bool cxi_api_new_session(cxi_actx *c, const char *account_id);
+
+/* Routes of api_accounts.c and api_me.c. */
 cx_err cxi_api_accounts_routes(cxi_api *a);
+cx_err cxi_api_me_routes(cxi_api *a);
 
 #endif
