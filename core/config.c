@@ -235,6 +235,20 @@ cfg_dur(cxi_cctx *cc, const cxi_ynode *map, const char *key, long long min,
 	return (1);
 }
 
+int
+cxi_cfg_int(cxi_cctx *cc, const cxi_ynode *map, const char *key,
+    long long min, long long max, long long *out)
+{
+	return (cfg_int(cc, map, key, min, max, out));
+}
+
+int
+cxi_cfg_dur(cxi_cctx *cc, const cxi_ynode *map, const char *key,
+    long long min, int *out)
+{
+	return (cfg_dur(cc, map, key, min, out));
+}
+
 static void
 cfg_tls(cxi_cctx *cc, cxi_config *cfg, const cxi_ynode *tls)
 {
@@ -393,7 +407,7 @@ cfg_from_tree(const char *file, const cxi_ynode *root, cxi_schema_fn fn,
     void *arg, cxi_errlist *errs)
 {
 	static const char *const keys[] = {"server", "data_dir", "log",
-	    "admin", "plugin_dir", "storage", "plugins", NULL};
+	    "admin", "plugin_dir", "storage", "auth", "plugins", NULL};
 	cxi_cctx cc = {.file = file, .errs = errs};
 	size_t start = errs->n;
 	cxi_config *cfg = cfg_new(file);
@@ -425,6 +439,7 @@ cfg_from_tree(const char *file, const cxi_ynode *root, cxi_schema_fn fn,
 	cfg_admin(&cc, cfg, cxi_ynode_get(root, "admin"));
 	cfg_plugin_dir(&cc, cfg, root);
 	cxi_cfg_storage(&cc, cfg, cxi_ynode_get(root, "storage"));
+	cxi_cfg_auth(&cc, cfg, cxi_ynode_get(root, "auth"));
 	const cxi_ynode *listen = cxi_ynode_get(cxi_ynode_get(root, "server"),
 	    "listen");
 	if (strncmp(cfg->listen, "https://", 8) == 0 &&
@@ -511,6 +526,11 @@ cxi_config_free(cxi_config *cfg)
 	free(cfg->data_dir);
 	free(cfg->admin_socket);
 	free(cfg->plugin_dir);
+	for (size_t i = 0; i < cfg->n_auth_origins; i++) {
+		free(cfg->auth_origins[i]);
+	}
+	free(cfg->auth_origins);
+	free(cfg->auth_common_passwords);
 	if (cfg->master_key != NULL) {
 		explicit_bzero(cfg->master_key, strlen(cfg->master_key));
 		free(cfg->master_key);

@@ -24,6 +24,13 @@ typedef enum cxi_isolation {
 	CXI_ISO_PROCESS = 1,
 } cxi_isolation;
 
+/* auth.cookie_secure */
+typedef enum cxi_cookie_mode {
+	CXI_COOKIE_AUTO = 0,
+	CXI_COOKIE_ALWAYS = 1,
+	CXI_COOKIE_NEVER = 2,
+} cxi_cookie_mode;
+
 typedef struct cxi_plugin_conf {
 	char *name;
 	cx_plugin_kind kind;
@@ -60,6 +67,19 @@ typedef struct cxi_config {
 	char *master_key;    /* storage.master_key, 64 hex chars, or NULL */
 	size_t n_plugins;
 	cxi_plugin_conf *plugins;
+	/* auth: (config_auth.c) */
+	cxi_cookie_mode auth_cookie_mode; /* auth.cookie_secure */
+	bool auth_cookie_secure;  /* resolved: Secure + __Host- name */
+	char **auth_origins;      /* auth.allowed_origins; none given: the
+	                           * origin of the bound listen URL */
+	size_t n_auth_origins;
+	int auth_idle_ms;         /* auth.idle_timeout */
+	int auth_absolute_ms;     /* auth.absolute_timeout */
+	unsigned long long auth_opslimit; /* auth.argon2.opslimit */
+	size_t auth_memlimit;     /* auth.argon2.memlimit_mib, in bytes */
+	char *auth_common_passwords; /* auth.common_passwords, resolved */
+	bool auth_common_default; /* not given: a missing file is a warning */
+	int auth_hash_workers;    /* auth.hash_workers */
 } cxi_config;
 
 /* Reads the descriptor of the plugin at `path` without running any of its

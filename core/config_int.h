@@ -42,9 +42,18 @@ int cxi_cfg_bool(cxi_cctx *cc, const cxi_ynode *map, const char *key,
 int cxi_cfg_enum(cxi_cctx *cc, const cxi_ynode *map, const char *key,
     const char *const *choices, int *out);
 
+/* Integers in [min, max] and durations (ms, >= min) as in `server:`. */
+int cxi_cfg_int(cxi_cctx *cc, const cxi_ynode *map, const char *key,
+    long long min, long long max, long long *out);
+int cxi_cfg_dur(cxi_cctx *cc, const cxi_ynode *map, const char *key,
+    long long min, int *out);
+
 int cxi_cfg_plugins(cxi_cctx *cc, cxi_config *cfg, const cxi_ynode *seq);
 /* The `storage:` section (config_storage.c). */
 void cxi_cfg_storage(cxi_cctx *cc, cxi_config *cfg, const cxi_ynode *st);
+/* The `auth:` section (config_auth.c); after `server:` (it reads the
+ * listen address). */
+void cxi_cfg_auth(cxi_cctx *cc, cxi_config *cfg, const cxi_ynode *auth);
 /* At most one enabled storage, blob and session plugin, all in process. */
 void cxi_cfg_one_store(cxi_cctx *cc, const cxi_config *cfg);
 

@@ -65,6 +65,9 @@ shutdown_all(cxd *d)
 	if (d->admin != NULL) {
 		cxi_admin_stop(d->admin);
 	}
+	/* The API borrows the manager's drivers: it goes first. */
+	cxi_api_stop(d->api);
+	d->api = NULL;
 	if (d->mgr != NULL) {
 		cxi_manager_free(d->mgr);
 	}
@@ -141,6 +144,11 @@ start(cxd *d)
 	if (cxi_manager_apply(d->mgr, d->cfg, NULL) != 0) {
 		cxi_error("core", "a required plugin failed to start; "
 		                  "refusing to run");
+		return (-1);
+	}
+	if (cxi_api_start(&d->api, d->http, d->mgr, d->cfg, why,
+	        sizeof(why)) != CX_OK) {
+		cxi_error("core", "%s", why);
 		return (-1);
 	}
 	if (cxi_admin_start(&d->admin, d->cfg->admin_socket, cxi_d_admin_handle, d,

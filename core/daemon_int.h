@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "admin.h"
+#include "api.h"
 #include "bus.h"
 #include "config.h"
 #include "http.h"
@@ -35,6 +36,7 @@ typedef struct cxd {
 	cxi_http *http;
 	cxi_manager *mgr;
 	cxi_admin *admin;
+	cxi_api *api;     /* /v1, after the manager's first apply */
 	pthread_t main_thread;
 	time_t started;
 	pthread_mutex_t mu;

@@ -224,6 +224,68 @@ test_default_conf(void **st)
 	cxi_errlist_clear(&e);
 }
 
+/* auth: defaults, the cookie mode resolved from the listen address, and
+ * explicit values. */
+static void
+test_auth(void **st)
+{
+	cxi_errlist e = {0};
+	(void) st;
+	cxi_config *cfg = load("data_dir: /d\n", true, &e);
+	assert_non_null(cfg);
+	assert_int_equal(cfg->auth_cookie_mode, CXI_COOKIE_AUTO);
+	assert_false(cfg->auth_cookie_secure); /* default: 127.0.0.1 */
+	assert_int_equal(cfg->n_auth_origins, 0);
+	assert_int_equal(cfg->auth_idle_ms, 30 * 60 * 1000);
+	assert_int_equal(cfg->auth_absolute_ms, 12 * 3600 * 1000);
+	assert_int_equal(cfg->auth_opslimit, 2);
+	assert_int_equal(cfg->auth_memlimit, 64 << 20);
+	assert_int_equal(cfg->auth_hash_workers, 2);
+	assert_true(cfg->auth_common_default);
+	assert_non_null(strstr(cfg->auth_common_passwords,
+	    "common-passwords.txt"));
+	cxi_config_free(cfg);
+
+	cfg = load("server: {listen: 'http://10.0.0.5:80'}\n"
+	    "data_dir: /d\n", true, &e);
+	assert_non_null(cfg);
+	assert_true(cfg->auth_cookie_secure); /* auto, not loopback */
+	cxi_config_free(cfg);
+
+	cfg = load("data_dir: /d\n"
+	    "auth:\n"
+	    "  cookie_secure: always\n"
+	    "  allowed_origins: [https://app.example.com, "
+	    "'http://localhost:3000']\n"
+	    "  idle_timeout: 5m\n"
+	    "  absolute_timeout: 1h\n"
+	    "  argon2: {opslimit: 1, memlimit_mib: 46}\n"
+	    "  common_passwords: /etc/cp.txt\n"
+	    "  hash_workers: 3\n", true, &e);
+	if (cfg == NULL) {
+		dump(&e);
+	}
+	assert_non_null(cfg);
+	assert_true(cfg->auth_cookie_secure);
+	assert_int_equal(cfg->n_auth_origins, 2);
+	assert_string_equal(cfg->auth_origins[1], "http://localhost:3000");
+	assert_int_equal(cfg->auth_idle_ms, 5 * 60 * 1000);
+	assert_int_equal(cfg->auth_absolute_ms, 3600 * 1000);
+	assert_int_equal(cfg->auth_opslimit, 1);
+	assert_int_equal(cfg->auth_memlimit, 46 << 20);
+	assert_string_equal(cfg->auth_common_passwords, "/etc/cp.txt");
+	assert_false(cfg->auth_common_default);
+	assert_int_equal(cfg->auth_hash_workers, 3);
+	cxi_config_free(cfg);
+
+	/* never is fine on loopback plain HTTP. */
+	cfg = load("data_dir: /d\nauth: {cookie_secure: never}\n", true, &e);
+	assert_non_null(cfg);
+	assert_false(cfg->auth_cookie_secure);
+	cxi_config_free(cfg);
+	cxi_errlist_clear(&e);
+}
+
 static void
 test_minimal_and_explicit(void **st)
 {
@@ -714,6 +776,7 @@ main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_default_conf),
 		cmocka_unit_test(test_minimal_and_explicit),
+		cmocka_unit_test(test_auth),
 		cmocka_unit_test(test_env),
 		cmocka_unit_test(test_secret_files),
 		cmocka_unit_test(test_settings),

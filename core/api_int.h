@@ -1,0 +1,151 @@
+/*
+ * api_int.h - what the /v1 files share: the API's state, the per-request
+ * context and the framework helpers of api.c (body parsing, errors,
+ * cookies, the auth middleware with its CSRF check, auth log lines).
+ */
+#ifndef CXI_API_INT_H
+#define CXI_API_INT_H
+
+#include <stdbool.h>
+#include <jansson.h>
+
+#include "api.h"
+#include "hashpool.h"
+#include "password.h"
+#include "repo.h"
+#include "sessions.h"
+
+/* Bodies of these endpoints are small; anything larger is refused before
+ * parsing, whatever server.max_body_bytes allows. */
+#define CXI_API_MAX_BODY (16 * 1024)
+
+struct cxi_api {
+	cxi_http *http;
+	cxi_manager *mgr;
+	cxi_sessions *sessions;
+	cxi_hashpool *pool;
+	cxi_common_list *common; /* NULL: no list file */
+	cxi_pwparams pw;
+	bool secure;             /* Secure cookie, __Host- name */
+	const char *cookie_name;
+	char **origins;
+	size_t n_origins;
+	/* A real argon2id hash of a random password: unknown emails are
+	 * verified against it, so they cost what a wrong password costs. */
+	char dummy_hash[CXI_PASSWORD_HASH_MAX];
+};
+
+#define CXI_AF_END {NULL, CXI_AF_STR, false, 0}
+#define CXI_API_NAME_MAX 200
+#define CXI_API_EMAIL_MAX 320
+
+/* Runs `body` with a request context; every handler answers itself, so
+ * the dispatcher always gets CX_OK. */
+#define CXI_API_HANDLER(fn, body)                                               \
+	static cx_err fn(void *arg, const cx_http_req *req,             \
+	    cx_http_resp *resp)                                         \
+	{                                                               \
+		cxi_actx c;                                             \
+		cxi_api_ctx_init(&c, arg, req, resp);                   \
+		body(&c);                                               \
+		cxi_api_ctx_done(&c);                                   \
+		return (CX_OK);                                         \
+	}
+
+/* Field types of a request body. */
+typedef enum cxi_aftype {
+	CXI_AF_STR,      /* a string */
+	CXI_AF_STR_NULL, /* a string or null */
+	CXI_AF_BOOL,
+} cxi_aftype;
+
+typedef struct cxi_afield {
+	const char *name;
+	cxi_aftype type;
+	bool required;
+	size_t max;      /* strings: most bytes */
+} cxi_afield;
+
+typedef struct cxi_actx {
+	cxi_api *api;
+	const cx_http_req *req;
+	cx_http_resp *resp;
+	char ip[64];
+	json_t *body;       /* parsed by cxi_api_body */
+	bool authed;        /* cxi_api_auth succeeded */
+	cx_session sess;    /* its session (sess.account: the account id) */
+	char token[CXI_SESSION_TOKEN_LEN + 1]; /* from the cookie, or "" */
+} cxi_actx;
+
+void cxi_api_ctx_init(cxi_actx *c, cxi_api *api, const cx_http_req *req,
+    cx_http_resp *resp);
+void cxi_api_ctx_done(cxi_actx *c);
+
+/* {"error":{"code","message"}} with `status`. */
+void cxi_api_error(cxi_actx *c, uint16_t status, const char *code,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* `body` (stolen) as the response. */
+void cxi_api_reply(cxi_actx *c, uint16_t status, json_t *body);
+void cxi_api_header(cxi_actx *c, const char *name, const char *value);
+
+/* Parses the JSON body against `fields` (NULL-name ended): JSON content
+ * type, size, valid UTF-8 JSON, a top-level object, no unknown or
+ * duplicate field, types and lengths. False with the error response
+ * already set. */
+bool cxi_api_body(cxi_actx *c, const cxi_afield *fields);
+/* The request must have no body, or an empty JSON object. */
+bool cxi_api_no_body(cxi_actx *c);
+/* Session cookie -> session (401 otherwise); for state-changing methods
+ * also the Origin/Referer check (403). */
+bool cxi_api_auth(cxi_actx *c);
+/* A cross-site request is refused even without a cookie when it names
+ * a foreign Origin (login CSRF). */
+bool cxi_api_origin_guard(cxi_actx *c);
+/* Storage; false (503 set) when none runs. Release with
+ * cxi_manager_unhold. */
+bool cxi_api_db(cxi_actx *c, cxi_db *db);
+
+void cxi_api_set_cookie(cxi_actx *c, const char *token);
+void cxi_api_clear_cookie(cxi_actx *c);
+
+/* One logfmt line per authentication event: event, outcome, ip and,
+ * when given, the account (never a password or token). */
+void cxi_api_log(cxi_actx *c, const char *event, const char *outcome,
+    const char *account, const char *detail);
+
+/* Hashing on the pool: CX_EBUSY when it is saturated (503). */
+cx_err cxi_api_hash(cxi_api *a, const char *pw, size_t len,
+    char out[CXI_PASSWORD_HASH_MAX]);
+cx_err cxi_api_verify(cxi_api *a, const char *hash, const char *pw,
+    size_t len, bool *needs_upgrade);
+
+/* Policy survey `type` with {ip, account}; on deny sets 429 with
+ * Retry-After and returns false. */
+bool cxi_api_policy(cxi_actx *c, const char *type, const char *account_id,
+    const char *account);
+
+/* The account as the API shows it (never the password hash). */
+json_t *cxi_api_account_view(const json_t *row);
+
+/* Body field `key` (NULL when absent or not a string) and its length. */
+const char *cxi_api_str(cxi_actx *c, const char *key);
+size_t cxi_api_len(cxi_actx *c, const char *key);
+/* Normalized email with one '@' and text on both sides. */
+bool cxi_api_email_norm(const char *email, char *out, size_t len);
+/* A-1..A-3 for a new password, with "callixo", the company and the
+ * email local part as context words; false with 400 set. */
+bool cxi_api_password_ok(cxi_actx *c, const char *pw, size_t len,
+    const char *company, const char *norm);
+/* cxi_api_hash; false with 503 set. */
+bool cxi_api_hash_or_fail(cxi_actx *c, const char *pw, size_t len,
+    char out[CXI_PASSWORD_HASH_MAX]);
+/* Replaces an account's password hash. */
+cx_err cxi_api_store_hash(cxi_actx *c, const char *id, const char *hash);
+/* A new session and its Set-Cookie; false with 503 set. */
+bool cxi_api_new_session(cxi_actx *c, const char *account_id);
+
+/* Routes of api_accounts.c and api_me.c. */
+cx_err cxi_api_accounts_routes(cxi_api *a);
+cx_err cxi_api_me_routes(cxi_api *a);
+
+#endif
