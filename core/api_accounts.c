@@ -166,9 +166,12 @@ login(cxi_actx *c)
 	static const cxi_afield f[] = {
 	    {"email", CXI_AF_STR, true, CXI_API_EMAIL_MAX},
 	    {"password", CXI_AF_STR, true, CXI_PASSWORD_MAX_BYTES},
+	    {"totp_code", CXI_AF_STR, false, 64},
+	    {"recovery_code", CXI_AF_STR, false, 64},
 	    CXI_AF_END};
 	char norm[CXI_API_EMAIL_MAX + 1], hash[CXI_PASSWORD_HASH_MAX];
 	bool upgrade = false;
+	json_t *extra = NULL;
 
 	if (!cxi_api_origin_guard(c) || !cxi_api_body(c, f)) {
 		return;
@@ -217,6 +220,11 @@ login(cxi_actx *c)
 		return;
 	}
 	const char *id = json_string_value(json_object_get(row, "id"));
+	/* the second factor, before anything else counts as a login. */
+	if (!cxi_api_mfa_login(c, row, &extra)) {
+		json_decref(row);
+		return;
+	}
 	/* H-3, H-6: bcrypt (or old parameters) is replaced now, while the
 	 * password is at hand. A failure here does not fail the login. */
 	if (upgrade && (!cxi_api_hash_or_fail(c, pw, pwlen, hash) ||
@@ -233,8 +241,15 @@ login(cxi_actx *c)
 		    json_pack("{s:s, s:s}", "ip", c->ip, "account", norm));
 		cxi_api_log(c, "login", "succeeded", id,
 		    upgrade ? "hash_upgraded" : NULL);
-		cxi_api_reply(c, 200, cxi_api_account_view(row));
+		json_t *view = cxi_api_account_view(row);
+		if (view != NULL && extra != NULL &&
+		    json_object_update(view, extra) != 0) {
+			json_decref(view);
+			view = NULL;
+		}
+		cxi_api_reply(c, 200, view);
 	}
+	json_decref(extra);
 	json_decref(row);
 }
 

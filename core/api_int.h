@@ -144,8 +144,17 @@ cx_err cxi_api_store_hash(cxi_actx *c, const char *id, const char *hash);
 /* A new session and its Set-Cookie; false with 503 set. */
 bool cxi_api_new_session(cxi_actx *c, const char *account_id);
 
-/* Routes of api_accounts.c and api_me.c. */
+/* The session's account row (NULL with 401/503 set when it is gone). */
+json_t *cxi_api_session_account(cxi_actx *c);
+/* Login's second factor, once the password matched `row`: true to go
+ * on (with *extra, may be NULL, merged into the answer), false with the
+ * error set (api_totp.c). */
+bool cxi_api_mfa_login(cxi_actx *c, const json_t *row, json_t **extra);
+
+/* Routes of api_accounts.c, api_me.c, api_totp.c and api_staff.c. */
 cx_err cxi_api_accounts_routes(cxi_api *a);
 cx_err cxi_api_me_routes(cxi_api *a);
+cx_err cxi_api_totp_routes(cxi_api *a);
+cx_err cxi_api_staff_routes(cxi_api *a);
 
 #endif
