@@ -27,6 +27,7 @@
  * not running.
  */
 #include "admin.h"
+#include "ctl_account.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -65,6 +66,10 @@ usage(FILE *f)
 	    "plugins\n"
 	    "  migrate status         schema version and pending migrations\n"
 	    "  migrate up             apply pending migrations\n"
+	    "  account create [--staff] --email E --name N [--company C]\n"
+	    "                         create an account; the password is "
+	    "read from stdin\n"
+	    "  account import FILE    import accounts from a JSONL file\n"
 	    "\n"
 	    "Options:\n"
 	    "  -s, --socket PATH      admin socket; default: "
@@ -406,6 +411,9 @@ main(int argc, char **argv)
 		return (usage_error("%s", "missing command"));
 	}
 
+	if (strcmp(av[0], "account") == 0) {
+		return (cxi_ctl_account(sock, timeout_ms, as_json, nargs, av));
+	}
 	const char *cmd = NULL;   /* the daemon's command name */
 	const char *verb = NULL;  /* for messages: enabled/disabled */
 	const char *file = NULL;  /* check-config, as the user typed it */

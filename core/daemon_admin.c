@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "accounts_admin.h"
 #include "daemon_int.h"
 #include "log.h"
 #include "migrate.h"
@@ -190,6 +191,9 @@ cxi_d_admin_handle(void *arg, const char *cmd, const json_t *args)
 	if (strcmp(cmd, "migrate-status") == 0 ||
 	    strcmp(cmd, "migrate-up") == 0) {
 		return (migrate_cmd(d, strcmp(cmd, "migrate-up") == 0));
+	}
+	if (strncmp(cmd, "account-", 8) == 0) {
+		return (cxi_accounts_admin(d->api, d->mgr, cmd, args));
 	}
 	if (strcmp(cmd, "check-config") == 0) {
 		const char *file = json_string_value(

@@ -147,5 +147,95 @@ r=$(req POST /v1/login "$(login_body bob@example.com)")
 check "disabled: login without a code again" contains "$r" "200 "
 TB=$(cookie_of)
 
+# ---- staff: only from the CLI, and only with TOTP ----
+out=$(printf '%s\n' "$PW" | "$CTL" account create --staff --email sam@ops.example --name 'Sam Staff')
+check "ctl account create --staff: exit 0" test $? = 0
+check "ctl account create: prints the otpauth URI" contains "$out" "otpauth URI: otpauth://totp/Callixo:sam@ops.example?secret="
+SSEC=$(sed -n 's/.*secret=\([A-Z2-7]*\).*/\1/p' <<<"$out")
+SAM=$(sql "SELECT id FROM accounts WHERE email_norm='sam@ops.example'")
+check "staff row has role staff" test "$(sql "SELECT role FROM accounts WHERE id='$SAM'")" = staff
+check "staff creation audited" test "$(sql "SELECT count(*) FROM audit_log WHERE object_id='$SAM' AND action='create'")" = 1
+out=$(printf 'password\n' | "$CTL" account create --email weak@ops.example --name Weak 2>&1)
+check "ctl account create: weak password refused" contains "$out" "password refused"
+out=$("$CTL" account create --staff --email nopw@ops.example --name NoPw </dev/null 2>&1)
+check "ctl account create: no password on stdin, usage error" test $? = 2
+r=$(req POST /v1/login "$(login_body sam@ops.example)")
+check "staff login without TOTP: 403 mfa_enrollment_required" contains "$r" '403 {"error":{"code":"mfa_enrollment_required"'
+check "staff login without TOTP: no session" test -z "$(cookie_of)"
+r=$(req POST /v1/login "$(login_body sam@ops.example ',"totp_code":"12345"')")
+check "staff login with a malformed code: 400" contains "$r" '400 {"error":{"code":"invalid_code"'
+r=$(req POST /v1/login "$(login_body sam@ops.example ",\"totp_code\":\"$(totp "$SSEC")\"")")
+check "staff first login with a code: 200, enrolled" contains "$r" '"role":"staff"'
+check "staff first login: recovery codes returned" contains "$r" '"recovery_codes":['
+TS=$(cookie_of)
+check "staff TOTP now enabled" test "$(sql "SELECT totp_enabled FROM accounts WHERE id='$SAM'")" = 1
+r=$(req POST /v1/me/totp/disable "{\"current_password\":\"$PW\",\"code\":\"$(totp "$SSEC" 1)\"}" -H "$(ck "$TS")")
+check "staff cannot turn TOTP off" contains "$r" '403 {"error":{"code":"mfa_required_for_staff"'
+
+# ---- staff access with a reason (Z-3) ----
+now=$(date +%s%3N)
+$PY - "$DB" "$ADA" "$BOB" "$now" <<'PY'
+import sqlite3, sys
+db, ada, bob, now = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+c = sqlite3.connect(db)
+for i, acc in enumerate([ada, ada, bob]):
+    c.execute("INSERT INTO calls (id, account_id, provider, to_number, created_at) VALUES (?, ?, 'test', '+15550100', ?)",
+              ("call_%024d" % i, acc, now + i))
+c.commit()
+PY
+REASON='support ticket 4411: customer reports dropped calls'
+QR=$($PY -c 'import sys, urllib.parse; print(urllib.parse.quote_plus(sys.argv[1]))' "$REASON")
+r=$(req GET "/v1/staff/accounts/$ADA/calls" '' -H "$(ck "$TS")")
+check "staff read without a reason: 400" contains "$r" '400 {"error":{"code":"reason_required"'
+r=$(req GET "/v1/staff/accounts/$ADA/calls?reason=because" '' -H "$(ck "$TS")")
+check "staff read with a 7-character reason: 400" contains "$r" '400 {"error":{"code":"reason_required"'
+check "refused reads are not logged as reads" test "$(sql "SELECT count(*) FROM audit_log WHERE action='read'")" = 0
+# The daemon sits behind a proxy that names the client in X-Real-IP.
+r=$(req GET "/v1/staff/accounts/$ADA/calls?reason=$QR" '' -H "$(ck "$TS")" -H 'X-Real-IP: 203.0.113.7')
+check "staff read with a reason: 200" contains "$r" "200 "
+check "staff read: the customer's calls" test "$($PY -c 'import json,sys; print(sorted(i["id"] for i in json.loads(sys.argv[1].split(" ",1)[1])["items"]))' "$r")" = "['call_000000000000000000000000', 'call_000000000000000000000001']"
+check "staff read: audit row with actor, subject, reason, ip" test "$(sql "SELECT actor_id || '|' || action || '|' || object_type || '|' || subject_id || '|' || reason || '|' || ip FROM audit_log WHERE action='read'")" = "$SAM|read|calls|$ADA|$REASON|203.0.113.7"
+r=$(req GET "/v1/staff/accounts/acc_nosuchaccount00000000000/calls?reason=$QR" '' -H "$(ck "$TS")")
+check "staff read of an unknown account: 404" contains "$r" '404 {"error":{"code":"not_found"'
+r=$(req GET "/v1/staff/accounts/$ADA/leads?reason=$QR" '' -H "$(ck "$TS")")
+check "other staff paths: 404" contains "$r" '404 '
+r=$(req GET /v1/me/access-log '' -H "$(ck "$T")")
+check "access log: 200 with the staff read" contains "$r" "\"reason\":\"$REASON\""
+check "access log: says staff read calls" contains "$r" '"actor_role":"staff","action":"read","object_type":"calls"'
+check "access log: the staff member's ip stays internal" test "$(grep -c '203.0.113.7' <<<"$r")" = 0
+r=$(req GET /v1/me/access-log '' -H "$(ck "$TB")")
+check "another customer's access log is empty" contains "$r" '200 {"items":[]'
+r=$(req GET "/v1/staff/accounts/$ADA/calls?reason=$QR" '' -H "$(ck "$TB")")
+check "a customer cannot use staff routes: 403" contains "$r" '403 {"error":{"code":"forbidden"'
+r=$(req GET "/v1/staff/accounts/$ADA/calls?reason=$QR")
+check "no session: 401" contains "$r" '401 '
+check "only the one staff read was logged" test "$(sql "SELECT count(*) FROM audit_log WHERE action='read'")" = 1
+
+# ---- import from JSONL, with a bcrypt hash from python3-bcrypt ----
+BC=$($PY -c 'import bcrypt; print(bcrypt.hashpw(b"legacy passphrase 2019", bcrypt.gensalt(rounds=4)).decode())')
+cat >"$TMP/import.jsonl" <<JSONL
+{"name":"Old Timer","email":"old@legacy.example","company":"Legacy Co","password_hash":"$BC","created_at":"2019-05-01T12:00:00Z"}
+{"name":"Ada Again","email":"ADA@example.com","password_hash":"$BC"}
+
+{"name":"Bad Hash","email":"bad@legacy.example","password_hash":"md5:abc"}
+{"name":"Two X","email":"twox@legacy.example","password_hash":"\$2x\$10\$abcdefghijklmnopqrstuu5Fgr5OB7g.2T/bu2Fq/Ry7mb0IXE2ENu"}
+not json
+{"name":"Extra","email":"extra@legacy.example","password_hash":"$BC","role":"staff"}
+JSONL
+out=$("$CTL" account import "$TMP/import.jsonl")
+check "import: exits 1 when lines are invalid" test $? = 1
+check "import: counts" contains "$out" "imported 1, skipped 1, invalid 4"
+check "import: skipped line number" contains "$out" "line 2: skipped: email already exists"
+check "import: invalid hash line number" contains "$out" "line 4: invalid: password_hash"
+check "import: \$2x\$ refused" contains "$out" "line 5: invalid: password_hash"
+check "import: not JSON" contains "$out" "line 6: invalid: not a JSON object"
+check "import: no role from a file" contains "$out" "line 7: invalid: unknown field"
+check "import: created_at kept" test "$(sql "SELECT created_at FROM accounts WHERE email_norm='old@legacy.example'")" = 1556712000000
+check "import: existing account untouched" test "$(sql "SELECT substr(password_hash,1,10) FROM accounts WHERE id='$ADA'")" = '$argon2id$'
+r=$(req POST /v1/login '{"email":"old@legacy.example","password":"legacy passphrase 2019"}')
+check "imported bcrypt account logs in" contains "$r" '200 {"id":'
+check "imported hash upgraded to argon2id" test "$(sql "SELECT substr(password_hash,1,10) FROM accounts WHERE email_norm='old@legacy.example'")" = '$argon2id$'
+
+check "no secret in the log" test "$(count_of "$LOG" "$SECRET")" = 0
 stop_daemon
 finish
