@@ -227,6 +227,7 @@ check "after rotation the API still lists last4" contains "$r" '"last4":"abcd"'
 
 # An unreadable token is reported, not lost.
 stop_daemon
+check "second stop exits 0" test "$RC" = 0
 export CALLIXO_VAULT_KEYS="$($PY -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')"
 start_daemon "$CONF" "$TMP/daemon3.log"
 check "restarts with an unrelated key" wait_for "$TMP/daemon3.log" "msg=ready" 20
@@ -239,6 +240,7 @@ check "delete: 200" contains "$r" "200 {\"id\":\"$C2\",\"status\":\"deleted\"}"
 r=$(req DELETE /v1/credentials/"$C2" '' -H "$(ck "$A")")
 check "delete again: 404" contains "$r" "404 "
 stop_daemon
+check "third stop exits 0" test "$RC" = 0
 unset CALLIXO_VAULT_KEYS
 
 # Nothing secret in any log line.
