@@ -160,6 +160,14 @@ cx_err cxi_api_keys_routes(cxi_api *a);
 bool cxi_api_has_bearer(cxi_actx *c);
 bool cxi_api_key_auth(cxi_actx *c);
 const char *cxi_api_path_id(cxi_actx *c, const char *base);
+/* Every row of `ent` of the account, revoked ones left out, as view(row)
+ * appended to items; and the whole GET answer built on it. */
+cx_err cxi_api_list_all(const cxi_db *db, const cxi_entity *ent,
+    const char *account, json_t *(*view)(const json_t *), json_t *items);
+void cxi_api_list_reply(cxi_actx *c, const cxi_entity *ent,
+    json_t *(*view)(const json_t *));
+/* A new object with row's `shown` (NULL-ended) members, null if absent. */
+json_t *cxi_api_pick(const json_t *row, const char *const *shown);
 /* api_vault.c: loads the vault keys and registers its routes; frees. */
 cx_err cxi_api_vault_start(cxi_api *a, const cxi_config *cfg, char *why,
     size_t whylen);

@@ -139,12 +139,9 @@ cxi_api_key_auth(cxi_actx *c)
 	return (ok);
 }
 
-/* The key as the API shows it: never the hash. */
-static json_t *
-key_view(const json_t *row)
+json_t *
+cxi_api_pick(const json_t *row, const char *const *shown)
 {
-	static const char *const shown[] = {"id", "name", "prefix", "scope",
-	    "created_at", "last_used_at", NULL};
 	json_t *v = json_object();
 	for (size_t i = 0; v != NULL && shown[i] != NULL; i++) {
 		json_t *x = json_object_get(row, shown[i]);
@@ -155,6 +152,15 @@ key_view(const json_t *row)
 		}
 	}
 	return (v);
+}
+
+/* The key as the API shows it: never the hash. */
+static json_t *
+key_view(const json_t *row)
+{
+	static const char *const shown[] = {"id", "name", "prefix", "scope",
+	    "created_at", "last_used_at", NULL};
+	return (cxi_api_pick(row, shown));
 }
 
 /* Managing keys takes a browser session: a leaked key must not be able
@@ -247,31 +253,19 @@ done:
 
 /* ---- GET /v1/api-keys ---- */
 
-static void
-keys_list(cxi_actx *c)
+cx_err
+cxi_api_list_all(const cxi_db *db, const cxi_entity *ent,
+    const char *account, json_t *(*view)(const json_t *), json_t *items)
 {
-	char why[256] = "";
-	if (!cxi_api_auth(c) || !cxi_api_no_body(c)) {
-		return;
-	}
-	json_t *items = json_array();
-	json_t *page = NULL;
+	char why[256];
 	char *cursor = NULL;
-	cxi_db db;
-	if (items == NULL) {
-		cxi_api_error(c, 500, "internal", "out of memory");
-		return;
-	}
-	if (!cxi_api_db(c, &db)) {
-		json_decref(items);
-		return;
-	}
+	json_t *page = NULL;
 	cx_err rv;
-	/* Every page: an account has few keys, and revoked ones are left
-	 * out here, so a page of the repository is not a page of ours. */
+	/* Every page: an account has few rows, and revoked ones are left
+	 * out, so a page of the repository is not a page of ours. */
 	do {
-		rv = cxi_repo_list(&db, &cxi_ent_api_key, c->sess.account, NULL,
-		    cursor, CXI_REPO_LIST_MAX, &page, why, sizeof(why));
+		rv = cxi_repo_list(db, ent, account, NULL, cursor,
+		    CXI_REPO_LIST_MAX, &page, why, sizeof(why));
 		free(cursor);
 		cursor = NULL;
 		if (rv != CX_OK) {
@@ -280,10 +274,11 @@ keys_list(cxi_actx *c)
 		size_t i;
 		json_t *r;
 		json_array_foreach (json_object_get(page, "items"), i, r) {
-			if (!json_is_null(json_object_get(r, "revoked_at"))) {
+			json_t *rev = json_object_get(r, "revoked_at");
+			if (rev != NULL && !json_is_null(rev)) {
 				continue;
 			}
-			if (json_array_append_new(items, key_view(r)) != 0) {
+			if (json_array_append_new(items, view(r)) != 0) {
 				rv = CX_ENOMEM;
 				break;
 			}
@@ -297,14 +292,43 @@ keys_list(cxi_actx *c)
 		json_decref(page);
 		page = NULL;
 	} while (rv == CX_OK && cursor != NULL);
-	cxi_manager_unhold(c->api->mgr);
 	free(cursor);
+	return (rv);
+}
+
+/* GET on a collection of the account: {"items":[view...]}. */
+void
+cxi_api_list_reply(cxi_actx *c, const cxi_entity *ent,
+    json_t *(*view)(const json_t *))
+{
+	if (!cxi_api_auth(c) || !cxi_api_no_body(c)) {
+		return;
+	}
+	json_t *items = json_array();
+	cxi_db db;
+	if (items == NULL) {
+		cxi_api_error(c, 500, "internal", "out of memory");
+		return;
+	}
+	if (!cxi_api_db(c, &db)) {
+		json_decref(items);
+		return;
+	}
+	cx_err rv = cxi_api_list_all(&db, ent, c->sess.account, view, items);
+	cxi_manager_unhold(c->api->mgr);
 	if (rv != CX_OK) {
 		json_decref(items);
-		cxi_api_error(c, 500, "internal", "the keys could not be read");
+		cxi_api_error(c, 500, "internal", "the %ss could not be read",
+		    ent->name);
 		return;
 	}
 	cxi_api_reply(c, 200, json_pack("{s:o}", "items", items));
+}
+
+static void
+keys_list(cxi_actx *c)
+{
+	cxi_api_list_reply(c, &cxi_ent_api_key, key_view);
 }
 
 /* ---- DELETE /v1/api-keys/{id} ---- */

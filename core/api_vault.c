@@ -152,20 +152,13 @@ read_file(const char *path, char *buf, size_t buflen, char *why,
 
 /* ---- the API ---- */
 
+/* Never secret_enc (Z-2). */
 static json_t *
 cred_view(const json_t *row)
 {
 	static const char *const shown[] = {"id", "provider", "name", "last4",
 	    "created_at", "updated_at", NULL};
-	json_t *v = json_object();
-	for (size_t i = 0; v != NULL && shown[i] != NULL; i++) {
-		json_t *x = json_object_get(row, shown[i]);
-		if (x != NULL && json_object_set(v, shown[i], x) != 0) {
-			json_decref(v);
-			return (NULL);
-		}
-	}
-	return (v);
+	return (cxi_api_pick(row, shown));
 }
 
 static bool
@@ -247,47 +240,33 @@ seal(cxi_actx *c, const provider *pv)
 	return (tok);
 }
 
-/* The account's credential of this provider and name, or NULL. */
+/* The id of the account's credential of this provider and name (the
+ * table's unique key): CX_OK with *id malloc'd, or CX_ENOENT. */
 static cx_err
 find_cred(const cxi_db *db, const char *account, const char *prov,
-    const char *name, json_t **found)
+    const char *name, char **id)
 {
-	char why[256];
-	json_t *filt = json_pack("{s:s}", "provider", prov), *page = NULL;
-	char *cursor = NULL;
-	cx_err rv = filt != NULL ? CX_OK : CX_ENOMEM;
-	*found = NULL;
-	while (rv == CX_OK && *found == NULL) {
-		rv = cxi_repo_list(db, &cxi_ent_credential, account, filt,
-		    cursor, CXI_REPO_LIST_MAX, &page, why, sizeof(why));
-		free(cursor);
-		cursor = NULL;
-		if (rv != CX_OK) {
-			break;
-		}
-		size_t i;
-		json_t *r;
-		json_array_foreach (json_object_get(page, "items"), i, r) {
-			const char *n = json_string_value(json_object_get(r,
-			    "name"));
-			if (n != NULL && strcmp(n, name) == 0) {
-				*found = json_incref(r);
-				break;
-			}
-		}
-		const char *next = json_string_value(json_object_get(page,
-		    "next_cursor"));
-		if (*found == NULL && next != NULL &&
-		    (cursor = strdup(next)) == NULL) {
-			rv = CX_ENOMEM;
-		}
-		json_decref(page);
-		if (cursor == NULL) {
-			break;
-		}
+	cxi_dbc c;
+	cx_db_rows *rows = NULL;
+	cx_err rv = cxi_db_acquire(db, 10000, &c);
+	if (rv != CX_OK) {
+		return (rv);
 	}
-	free(cursor);
-	json_decref(filt);
+	cx_db_value p[] = {CX_DB_V_TEXT(account), CX_DB_V_TEXT(prov),
+	    CX_DB_V_TEXT(name)};
+	rv = cxi_db_exec(&c, "SELECT id FROM credentials WHERE account_id = $1 "
+	                     "AND provider = $2 AND name = $3",
+	    p, 3, &rows, NULL);
+	if (rv != CX_OK) {
+		rv = cxi_repo_dberr(&c, &cxi_ent_credential, rv, NULL, 0);
+	} else if (cxi_db_rows_count(&c, rows) == 0 ||
+	    cxi_db_text(&c, rows, 0, 0) == NULL) {
+		rv = CX_ENOENT;
+	} else if ((*id = strdup(cxi_db_text(&c, rows, 0, 0))) == NULL) {
+		rv = CX_ENOMEM;
+	}
+	cxi_db_rows_free(&c, rows);
+	cxi_db_release(&c);
 	return (rv);
 }
 
@@ -329,10 +308,12 @@ cred_put(cxi_actx *c)
 		    "empty");
 		return;
 	}
-	const char *main = cxi_api_str(c, pv->main);
-	const char *last4 = main + strlen(main) - 4;
+	/* secret_fields_ok made it at least SECRET_MIN ASCII bytes. */
+	const char *sec = cxi_api_str(c, pv->main);
+	const char *last4 = sec + strlen(sec) - 4;
 	char *tok = seal(c, pv);
-	json_t *fields = NULL, *old = NULL, *row = NULL;
+	json_t *fields = NULL, *row = NULL;
+	char *old = NULL;
 	if (tok == NULL) {
 		cxi_api_error(c, 500, "internal", "the secret could not be "
 		    "encrypted");
@@ -343,15 +324,15 @@ cred_put(cxi_actx *c)
 		free(tok);
 		return;
 	}
+	/* PUT replaces: the same provider and name keep their row. */
 	cx_err rv = find_cred(&db, c->sess.account, pv->name, name, &old);
-	if (rv == CX_OK && old != NULL) {
+	if (rv == CX_OK) {
 		fields = json_pack("{s:s, s:s}", "secret_enc", tok, "last4",
 		    last4);
 		rv = fields == NULL ? CX_ENOMEM :
 		    cxi_repo_update(&db, &cxi_ent_credential, c->sess.account,
-		        json_string_value(json_object_get(old, "id")), fields,
-		        &row, why, sizeof(why));
-	} else if (rv == CX_OK) {
+		        old, fields, &row, why, sizeof(why));
+	} else if (rv == CX_ENOENT) {
 		fields = json_pack("{s:s, s:s, s:s, s:s}", "provider", pv->name,
 		    "name", name, "secret_enc", tok, "last4", last4);
 		rv = fields == NULL ? CX_ENOMEM :
@@ -360,7 +341,7 @@ cred_put(cxi_actx *c)
 	}
 	cxi_manager_unhold(c->api->mgr);
 	free(tok);
-	if (rv == CX_EEXIST) {
+	if (rv == CX_EEXIST || (old != NULL && rv == CX_ENOENT)) {
 		cxi_api_error(c, 409, "conflict", "the credential was changed "
 		    "at the same time; try again");
 	} else if (rv == CX_EINVAL) {
@@ -375,7 +356,7 @@ cred_put(cxi_actx *c)
 		cxi_api_reply(c, old != NULL ? 200 : 201, cred_view(row));
 	}
 	json_decref(fields);
-	json_decref(old);
+	free(old);
 	json_decref(row);
 }
 
@@ -384,43 +365,9 @@ cred_put(cxi_actx *c)
 static void
 cred_list(cxi_actx *c)
 {
-	char why[256] = "";
-	const char *cursor = NULL;
-	if (!cxi_api_auth(c) || !cxi_api_no_body(c)) {
-		return;
-	}
-	cxi_db db;
-	json_t *page = NULL, *items = json_array();
-	if (items == NULL) {
-		cxi_api_error(c, 500, "internal", "out of memory");
-		return;
-	}
-	if (!cxi_api_db(c, &db)) {
-		json_decref(items);
-		return;
-	}
-	/* One page of the repository's largest size; cxi_repo_list never
-	 * returns secret_enc (a hidden column), and cred_view would drop
-	 * it anyway. */
-	cx_err rv = cxi_repo_list(&db, &cxi_ent_credential, c->sess.account,
-	    NULL, cursor, CXI_REPO_LIST_MAX, &page, why, sizeof(why));
-	cxi_manager_unhold(c->api->mgr);
-	size_t i;
-	json_t *r;
-	json_array_foreach (json_object_get(page, "items"), i, r) {
-		if (rv == CX_OK &&
-		    json_array_append_new(items, cred_view(r)) != 0) {
-			rv = CX_ENOMEM;
-		}
-	}
-	json_decref(page);
-	if (rv != CX_OK) {
-		json_decref(items);
-		cxi_api_error(c, 500, "internal", "the credentials could not "
-		    "be read");
-		return;
-	}
-	cxi_api_reply(c, 200, json_pack("{s:o}", "items", items));
+	/* cxi_repo_list never returns secret_enc (a hidden column), and
+	 * cred_view would drop it anyway. */
+	cxi_api_list_reply(c, &cxi_ent_credential, cred_view);
 }
 
 /* ---- DELETE /v1/credentials/{id} ---- */
