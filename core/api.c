@@ -307,9 +307,13 @@ cxi_api_start(cxi_api **out, cxi_http *http, cxi_manager *mgr,
 	if ((rv = cxi_api_accounts_routes(a)) != CX_OK ||
 	    (rv = cxi_api_me_routes(a)) != CX_OK ||
 	    (rv = cxi_api_totp_routes(a)) != CX_OK ||
-	    (rv = cxi_api_staff_routes(a)) != CX_OK) {
+	    (rv = cxi_api_staff_routes(a)) != CX_OK ||
+	    (rv = cxi_api_keys_routes(a)) != CX_OK) {
 		snprintf(why, whylen, "api: cannot register the /v1 routes: "
 		    "%s", cx_strerror(rv));
+		goto fail;
+	}
+	if ((rv = cxi_api_vault_start(a, cfg, why, whylen)) != CX_OK) {
 		goto fail;
 	}
 	cxi_info("api", "/v1 accounts API up (cookie %s, origins: %s%s)",
@@ -332,6 +336,7 @@ cxi_api_stop(cxi_api *a)
 	cxi_hashpool_free(a->pool);
 	cxi_sessions_free(a->sessions);
 	cxi_common_list_free(a->common);
+	cxi_api_vault_stop(a);
 	for (size_t i = 0; i < a->n_origins; i++) {
 		free(a->origins[i]);
 	}

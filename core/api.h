@@ -27,5 +27,10 @@ cx_err cxi_api_start(cxi_api **out, cxi_http *http, cxi_manager *mgr,
 /* Drops the routes (waiting for running handlers), then frees. Call it
  * before the manager goes. NULL is fine. */
 void cxi_api_stop(cxi_api *a);
+/* Re-encrypts every stored credential under the first vault key, keeping
+ * each token's timestamp (MultiFernet.rotate). *rotated and *failed
+ * (tokens no key opens) are counts; never logs a secret. */
+cx_err cxi_api_vault_rotate(cxi_api *a, size_t *rotated, size_t *failed,
+    char *why, size_t whylen);
 
 #endif

@@ -327,6 +327,13 @@ state_changing(const char *m)
 bool
 cxi_api_auth(cxi_actx *c)
 {
+	/* Z-2: an API key, when no session cookie came. It is not a
+	 * credential a browser attaches by itself (a cross-site page cannot
+	 * set Authorization without a CORS preflight, never granted), so
+	 * there is no CSRF to guard against and no Origin check. */
+	if (c->token[0] == '\0' && cxi_api_has_bearer(c)) {
+		return (cxi_api_key_auth(c));
+	}
 	/* X-1: cookie-authenticated changes need an allow-listed Origin
 	 * (or Referer); a browser always sends one on such requests. */
 	if (state_changing(c->req->method)) {

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "api.h"
+#include "fernet.h"
 #include "hashpool.h"
 #include "password.h"
 #include "repo.h"
@@ -33,6 +34,9 @@ struct cxi_api {
 	/* A real argon2id hash of a random password: unknown emails are
 	 * verified against it, so they cost what a wrong password costs. */
 	char dummy_hash[CXI_PASSWORD_HASH_MAX];
+	/* The credential vault's Fernet keys, newest first (api_vault.c). */
+	cxi_fernet_key *vault;
+	size_t n_vault;
 };
 
 #define CXI_AF_END {NULL, CXI_AF_STR, false, 0}
@@ -75,6 +79,7 @@ typedef struct cxi_actx {
 	bool authed;        /* cxi_api_auth succeeded */
 	cx_session sess;    /* its session (sess.account: the account id) */
 	char token[CXI_SESSION_TOKEN_LEN + 1]; /* from the cookie, or "" */
+	bool via_key;       /* authenticated by an API key, not a cookie */
 } cxi_actx;
 
 void cxi_api_ctx_init(cxi_actx *c, cxi_api *api, const cx_http_req *req,
@@ -156,5 +161,25 @@ cx_err cxi_api_accounts_routes(cxi_api *a);
 cx_err cxi_api_me_routes(cxi_api *a);
 cx_err cxi_api_totp_routes(cxi_api *a);
 cx_err cxi_api_staff_routes(cxi_api *a);
+
+/* api_keys.c: its routes; whether the request carries a Bearer token;
+ * Bearer auth (sess.account set, sess.data NULL, via_key true; a "read"
+ * key only for GET/HEAD); the id below `base` in the path, or NULL. */
+cx_err cxi_api_keys_routes(cxi_api *a);
+bool cxi_api_has_bearer(cxi_actx *c);
+bool cxi_api_key_auth(cxi_actx *c);
+const char *cxi_api_path_id(cxi_actx *c, const char *base);
+/* Every row of `ent` of the account, revoked ones left out, as view(row)
+ * appended to items; and the whole GET answer built on it. */
+cx_err cxi_api_list_all(const cxi_db *db, const cxi_entity *ent,
+    const char *account, json_t *(*view)(const json_t *), json_t *items);
+void cxi_api_list_reply(cxi_actx *c, const cxi_entity *ent,
+    json_t *(*view)(const json_t *));
+/* A new object with row's `shown` (NULL-ended) members, null if absent. */
+json_t *cxi_api_pick(const json_t *row, const char *const *shown);
+/* api_vault.c: loads the vault keys and registers its routes; frees. */
+cx_err cxi_api_vault_start(cxi_api *a, const cxi_config *cfg, char *why,
+    size_t whylen);
+void cxi_api_vault_stop(cxi_api *a);
 
 #endif

@@ -17,6 +17,7 @@
  *   cmd "enable" / "disable", args {"name":s} -> {"name":s, "state":s}
  *   cmd "check-config", args {"file": absolute path} ->
  *     {"valid":bool, "errors":[msg..]}
+ *   cmd "vault-rotate", no args -> {"rotated":n, "failed":n}
  *
  * The admin socket is -s PATH, else $CALLIXO_ADMIN_SOCKET, else
  * ./var/admin.sock. The config file is deliberately not read: callixoctl
@@ -70,6 +71,8 @@ usage(FILE *f)
 	    "                         create an account; the password is "
 	    "read from stdin\n"
 	    "  account import FILE    import accounts from a JSONL file\n"
+	    "  vault rotate           re-encrypt stored credentials under "
+	    "the first vault key\n"
 	    "\n"
 	    "Options:\n"
 	    "  -s, --socket PATH      admin socket; default: "
@@ -439,6 +442,10 @@ main(int argc, char **argv)
 	    (strcmp(av[1], "status") == 0 || strcmp(av[1], "up") == 0)) {
 		cmd = strcmp(av[1], "up") == 0 ? "migrate-up" : "migrate-status";
 		slow = 1;
+	} else if (strcmp(av[0], "vault") == 0 && nargs == 2 &&
+	    strcmp(av[1], "rotate") == 0) {
+		cmd = "vault-rotate";
+		slow = 1;
 	} else if (strcmp(av[0], "check-config") == 0 && nargs == 2) {
 		cmd = "check-config";
 		file = av[1];
@@ -464,6 +471,7 @@ main(int argc, char **argv)
 		    strcmp(av[0], "reload") == 0 ||
 		    strcmp(av[0], "plugin") == 0 ||
 		    strcmp(av[0], "migrate") == 0 ||
+		    strcmp(av[0], "vault") == 0 ||
 		    strcmp(av[0], "check-config") == 0;
 		return (usage_error(known ? "wrong arguments for \"%s\"" :
 		    "unknown command \"%s\"", av[0]));
@@ -516,6 +524,17 @@ main(int argc, char **argv)
 		code = show_toggle(res, verb);
 	} else if (strncmp(cmd, "migrate-", 8) == 0) {
 		code = show_migrate(res, cmd);
+	} else if (strcmp(cmd, "vault-rotate") == 0) {
+		json_int_t nf = json_integer_value(json_object_get(res,
+		    "failed"));
+		printf("rotated %lld credentials", (long long)
+		    json_integer_value(json_object_get(res, "rotated")));
+		if (nf > 0) {
+			printf("; %lld could not be decrypted with any vault "
+			    "key", (long long) nf);
+		}
+		printf("\n");
+		code = nf > 0 ? EXIT_FAILED : EXIT_OK;
 	} else {
 		code = show_check(res, file);
 	}

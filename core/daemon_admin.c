@@ -105,6 +105,24 @@ migrate_cmd(cxd *d, bool up)
 	return (cxi_admin_ok(r));
 }
 
+/* Re-encrypts stored credentials under the first vault key. The admin
+ * server starts after the API and stops before it, so d->api is set. */
+static json_t *
+vault_rotate(cxd *d)
+{
+	char why[512] = "";
+	size_t done = 0, failed = 0;
+	if (d->api == NULL) {
+		return (cxi_admin_fail("the API is not running"));
+	}
+	if (cxi_api_vault_rotate(d->api, &done, &failed, why, sizeof(why)) !=
+	    CX_OK) {
+		return (cxi_admin_fail("%s", why));
+	}
+	return (cxi_admin_ok(json_pack("{s:I, s:I}", "rotated",
+	    (json_int_t) done, "failed", (json_int_t) failed)));
+}
+
 /* Re-reads the config; applies it whole or not at all. */
 
 static json_t *
@@ -194,6 +212,9 @@ cxi_d_admin_handle(void *arg, const char *cmd, const json_t *args)
 	}
 	if (strncmp(cmd, "account-", 8) == 0) {
 		return (cxi_accounts_admin(d->api, d->mgr, cmd, args));
+	}
+	if (strcmp(cmd, "vault-rotate") == 0) {
+		return (vault_rotate(d));
 	}
 	if (strcmp(cmd, "check-config") == 0) {
 		const char *file = json_string_value(
