@@ -1,6 +1,7 @@
 /*
  * api_me.c - the signed-in account: GET and PATCH /v1/me, POST
- * /v1/me/password (security.md S-8, S-9, A-3, A-4).
+ * /v1/me/password (security.md S-8, S-9, A-3, A-4), and GET
+ * /v1/accounts/{id}.
  */
 #include <stdio.h>
 #include <string.h>
@@ -41,6 +42,34 @@ static void
 me_get(cxi_actx *c)
 {
 	if (!cxi_api_auth(c)) {
+		return;
+	}
+	json_t *row = me_row(c);
+	if (row != NULL) {
+		cxi_api_reply(c, 200, cxi_api_account_view(row));
+		json_decref(row);
+	}
+}
+
+/* ---- GET /v1/accounts/{id} ---- */
+
+/* An account by id. Only the caller's own is visible: any other id,
+ * taken or not, gets the same 404 as a missing one, so ids cannot be
+ * probed and another account's existence never shows (Z-1: 404, not
+ * 403). */
+static void
+account_get(cxi_actx *c)
+{
+	if (!cxi_api_auth(c)) {
+		return;
+	}
+	/* The route is the "/accounts/" subtree: the id is the rest, one
+	 * segment. */
+	const char *id = c->req->subpath + strlen("/accounts");
+	id += *id == '/';
+	if (*id == '\0' || strchr(id, '/') != NULL ||
+	    strcmp(id, c->sess.account) != 0) {
+		cxi_api_error(c, 404, "not_found", "no such account");
 		return;
 	}
 	json_t *row = me_row(c);
@@ -218,6 +247,7 @@ me_password(cxi_actx *c)
 CXI_API_HANDLER(h_me_get, me_get)
 CXI_API_HANDLER(h_me_patch, me_patch)
 CXI_API_HANDLER(h_me_password, me_password)
+CXI_API_HANDLER(h_account_get, account_get)
 
 cx_err
 cxi_api_me_routes(cxi_api *a)
@@ -226,7 +256,9 @@ cxi_api_me_routes(cxi_api *a)
 	if ((rv = cxi_http_api_route_add(a->http, "GET", "/me", h_me_get,
 	         a)) != CX_OK ||
 	    (rv = cxi_http_api_route_add(a->http, "PATCH", "/me", h_me_patch,
-	         a)) != CX_OK) {
+	         a)) != CX_OK ||
+	    (rv = cxi_http_api_route_add(a->http, "GET", "/accounts/",
+	         h_account_get, a)) != CX_OK) {
 		return (rv);
 	}
 	return (cxi_http_api_route_add(a->http, "POST", "/me/password",

@@ -11,6 +11,9 @@
  *   cmd "plugins", no args ->
  *     [{"name":s, "kind":s, "version":s, "state":s, "isolation":s,
  *       "required":bool, "error":s|null}, ...]
+ *   cmd "routes", no args ->
+ *     [{"method":"GET", "path":"/v1/me", "owner":"core"|"@v1"|plugin}, ...]
+ *     (a path ending in "/" serves its whole subtree)
  *   cmd "reload", no args ->
  *     {"applied":bool, "started":[name..], "stopped":[name..],
  *      "reconfigured":[name..], "restarted":[name..], "errors":[msg..]}
@@ -59,6 +62,8 @@ usage(FILE *f)
 	    "  status                 daemon version, uptime, state, plugin "
 	    "counts\n"
 	    "  plugins                table of loaded plugins\n"
+	    "  routes                 HTTP routes served (method, path, "
+	    "owner)\n"
 	    "  reload                 re-read the config file and apply it "
 	    "(like SIGHUP)\n"
 	    "  plugin enable NAME     start a plugin (runtime only)\n"
@@ -199,6 +204,23 @@ show_plugins(const json_t *r)
 		if (err != NULL) {
 			printf("%s: %s\n", str_or(p, "name", "-"), err);
 		}
+	}
+	return (EXIT_OK);
+}
+
+static int
+show_routes(const json_t *r)
+{
+	if (!json_is_array(r)) {
+		fprintf(stderr, "%s: unexpected routes reply\n", prog);
+		return (EXIT_FAILED);
+	}
+	size_t i;
+	const json_t *e;
+	/* One route a line, tab separated, so scripts can cut(1) it. */
+	json_array_foreach(r, i, e) {
+		printf("%s\t%s\t%s\n", str_or(e, "method", "?"),
+		    str_or(e, "path", "?"), str_or(e, "owner", "?"));
 	}
 	return (EXIT_OK);
 }
@@ -426,6 +448,8 @@ main(int argc, char **argv)
 		cmd = "status";
 	} else if (strcmp(av[0], "plugins") == 0 && nargs == 1) {
 		cmd = "plugins";
+	} else if (strcmp(av[0], "routes") == 0 && nargs == 1) {
+		cmd = "routes";
 	} else if (strcmp(av[0], "reload") == 0 && nargs == 1) {
 		cmd = "reload";
 		slow = 1;
@@ -468,6 +492,7 @@ main(int argc, char **argv)
 	} else {
 		int known = strcmp(av[0], "status") == 0 ||
 		    strcmp(av[0], "plugins") == 0 ||
+		    strcmp(av[0], "routes") == 0 ||
 		    strcmp(av[0], "reload") == 0 ||
 		    strcmp(av[0], "plugin") == 0 ||
 		    strcmp(av[0], "migrate") == 0 ||
@@ -518,6 +543,8 @@ main(int argc, char **argv)
 		code = show_status(res);
 	} else if (strcmp(cmd, "plugins") == 0) {
 		code = show_plugins(res);
+	} else if (strcmp(cmd, "routes") == 0) {
+		code = show_routes(res);
 	} else if (strcmp(cmd, "reload") == 0) {
 		code = show_reload(res);
 	} else if (verb != NULL) {

@@ -153,6 +153,35 @@ status_json(cxd *d)
 	return (r);
 }
 
+static int
+route_append(void *arg, const char *owner, const char *method,
+    const char *path)
+{
+	json_t *e = json_pack("{s:s, s:s, s:s}", "method", method, "path",
+	    path, "owner", owner);
+	/* json_array_append_new frees e on failure. */
+	return (e == NULL || json_array_append_new(arg, e) != 0 ? CX_ENOMEM :
+	    0);
+}
+
+/* What the HTTP server answers right now, plugin routes included: the
+ * ground truth docs/openapi.yaml is checked against. */
+static json_t *
+routes_json(cxd *d)
+{
+	json_t *list = json_array();
+	if (list == NULL) {
+		return (cxi_admin_fail("out of memory"));
+	}
+	int rv = cxi_http_routes_list(d->http, route_append, list);
+	if (rv != 0) {
+		json_decref(list);
+		return (cxi_admin_fail("cannot list routes: %s",
+		    cx_strerror(rv)));
+	}
+	return (cxi_admin_ok(list));
+}
+
 /* Runs on the main thread: commands that change the running set. */
 static json_t *
 run_job(cxd *d, const char *cmd, const json_t *args)
@@ -205,6 +234,9 @@ cxi_d_admin_handle(void *arg, const char *cmd, const json_t *args)
 	}
 	if (strcmp(cmd, "plugins") == 0) {
 		return (cxi_admin_ok(cxi_manager_list(d->mgr)));
+	}
+	if (strcmp(cmd, "routes") == 0) {
+		return (routes_json(d));
 	}
 	if (strcmp(cmd, "migrate-status") == 0 ||
 	    strcmp(cmd, "migrate-up") == 0) {

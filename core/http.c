@@ -586,3 +586,38 @@ cxi_http_routes_drop(cxi_http *h, const char *plugin)
 	(void) cxi_routes_drop(&h->routes, plugin);
 }
 
+
+typedef struct route_walk {
+	cxi_http_route_fn fn;
+	void *arg;
+} route_walk;
+
+/* Table entries hold the subpath; callers want what a client sends. */
+static int
+route_full(void *arg, const char *owner, const char *method,
+    const char *subpath)
+{
+	route_walk *w = arg;
+	char path[CXI_HTTP_MAX_PATH + 80];
+	if (strcmp(owner, CXI_HTTP_API_OWNER) == 0) {
+		snprintf(path, sizeof(path), "/v1%s", subpath);
+	} else {
+		snprintf(path, sizeof(path), "/webhooks/%s%s", owner, subpath);
+	}
+	return (w->fn(w->arg, owner, method, path));
+}
+
+int
+cxi_http_routes_list(cxi_http *h, cxi_http_route_fn fn, void *arg)
+{
+	/* Registered with nng directly in cxi_http_start, not in the table. */
+	static const char *const fixed[] = {"/healthz", "/readyz", "/metrics"};
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		int rv = fn(arg, "core", "GET", fixed[i]);
+		if (rv != 0) {
+			return (rv);
+		}
+	}
+	route_walk w = {fn, arg};
+	return (cxi_routes_each(&h->routes, route_full, &w));
+}

@@ -93,6 +93,18 @@ int cxi_http_api_route_add(cxi_http *h, const char *method, const char *path,
 /* Removes every /v1 route, waiting for running handlers. */
 void cxi_http_api_routes_drop(cxi_http *h);
 
+/* One served route: owner is "core" (the probes and /metrics), "@v1"
+ * (the API) or a plugin name; path is the full request path template,
+ * e.g. "/v1/me" or "/webhooks/twilio/status" ("/x/" serves the subtree).
+ * A non-zero return stops the walk. */
+typedef int (*cxi_http_route_fn)(void *arg, const char *owner,
+    const char *method, const char *path);
+/* Walks every route the server answers: the core's fixed ones, then the
+ * route table (what `callixoctl routes` shows, so tests can hold the
+ * OpenAPI document to what is really served). Returns 0, CX_EINTERNAL
+ * when the table cannot be locked, or fn's first non-zero return. */
+int cxi_http_routes_list(cxi_http *h, cxi_http_route_fn fn, void *arg);
+
 /* Removes every route of `plugin`, waiting for its running and queued
  * handlers, so the plugin can be unloaded right after. Must not be
  * called from one of that plugin's handlers (it would wait for itself). */

@@ -82,6 +82,10 @@ void cxi_routes_release(cxi_routes *rt, cxi_route *r);
 /* Unlinks the plugin's routes, waits until none is running, frees them.
  * Returns how many routes were removed. */
 size_t cxi_routes_drop(cxi_routes *rt, const char *plugin);
+/* Calls fn for every route in registration order, under the read lock
+ * (fn must not add or drop routes). Returns 0, or fn's first non-zero
+ * return, which stops the walk. */
+int cxi_routes_each(cxi_routes *rt, cxi_http_route_fn fn, void *arg);
 
 /* Splits a raw request target into a normalised, percent-decoded path
  * (written to `path`) and the raw query string (pointer into `uri`, ""

@@ -449,3 +449,17 @@ cxi_routes_drop(cxi_routes *rt, const char *plugin)
 	}
 	return (n);
 }
+
+int
+cxi_routes_each(cxi_routes *rt, cxi_http_route_fn fn, void *arg)
+{
+	int rv = 0;
+	if (pthread_rwlock_rdlock(&rt->lock) != 0) {
+		return (CX_EINTERNAL);
+	}
+	for (cxi_route *r = rt->head; r != NULL && rv == 0; r = r->next) {
+		rv = fn(arg, r->plugin, r->method, r->subpath);
+	}
+	pthread_rwlock_unlock(&rt->lock);
+	return (rv);
+}
