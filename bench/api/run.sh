@@ -10,7 +10,7 @@
 #     same daemon (conf/callixo.yaml: SQLite sessions, argon2id as
 #     configured) and the same run, so the ratio is the cost of the
 #     session check and the account read;
-#   - the FastAPI peer's GET /v1/me (/work/shared/peers/fastapi, cookie ->
+#   - the FastAPI peer's GET /v1/me (../shared/peers/fastapi beside the project, cookie ->
 #     Redis -> SQLite), only when its Python stack is installed: its README
 #     installs it with apt-get, which needs the network, so without it the
 #     row says "skipped".
@@ -24,7 +24,7 @@ BUILD=${1:-build}
 DUR=${BENCH_DURATION:-10s}
 NLOGIN=${BENCH_LOGINS:-40}
 ROUNDS=3
-PEER_SRC=${BENCH_PEER_DIR:-/work/shared/peers/fastapi}
+PEER_SRC=${BENCH_PEER_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/../shared/peers/fastapi}
 PY=/usr/bin/python3
 
 for b in bench/http/bench_http_baseline bench/password/bench_password \
