@@ -1,5 +1,5 @@
 /*
- * accounts_admin.c - account-create and account-import for callixoctl.
+ * accounts_admin.c - account-create, -import and -disable for callixoctl.
  *
  * Both run on the admin thread: an operator waits for them, and neither
  * may go through /v1, where no request can ever make a staff account.
@@ -296,6 +296,39 @@ import(const cxi_db *db, const json_t *args)
 	return (r != NULL ? cxi_admin_ok(r) : cxi_admin_fail("out of memory"));
 }
 
+/* Closes an account (closed_at) and ends all its sessions at once;
+ * logins, sessions and API keys of a closed account are refused. The
+ * account's data stays until the privacy purge. */
+static json_t *
+disable(cxi_api *api, const cxi_db *db, const json_t *args)
+{
+	const char *email = json_string_value(json_object_get(args, "email"));
+	char norm[CXI_API_EMAIL_MAX + 1];
+	json_t *row = NULL;
+	if (email == NULL || !cxi_api_email_norm(email, norm, sizeof(norm))) {
+		return (cxi_admin_fail("account disable needs a valid email"));
+	}
+	if (cxi_account_get_by_email(db, norm, &row) != CX_OK) {
+		return (cxi_admin_fail("no account with email %s", norm));
+	}
+	const char *id = json_string_value(json_object_get(row, "id"));
+	size_t ended = 0;
+	cx_err rv = cxi_account_close(db, id);
+	if (rv == CX_OK) {
+		rv = cxi_sessions_end_account(api->sessions, id, &ended);
+	}
+	json_t *r = rv == CX_OK ?
+	    cxi_admin_ok(json_pack("{s:s, s:I}", "id", id, "sessions_ended",
+	        (json_int_t) ended)) :
+	    cxi_admin_fail("cannot disable %s: %s", id, cx_strerror(rv));
+	if (rv == CX_OK) {
+		cxi_info("accounts", "account %s disabled by the operator; %zu "
+		    "sessions ended", id, ended);
+	}
+	json_decref(row);
+	return (r);
+}
+
 json_t *
 cxi_accounts_admin(cxi_api *api, cxi_manager *mgr, const char *cmd,
     const json_t *args)
@@ -303,7 +336,9 @@ cxi_accounts_admin(cxi_api *api, cxi_manager *mgr, const char *cmd,
 	cxi_db db;
 	json_t *r;
 	bool is_create = strcmp(cmd, "account-create") == 0;
-	if (!is_create && strcmp(cmd, "account-import") != 0) {
+	bool is_disable = strcmp(cmd, "account-disable") == 0;
+	if (!is_create && !is_disable &&
+	    strcmp(cmd, "account-import") != 0) {
 		return (cxi_admin_fail("unknown command '%s'", cmd));
 	}
 	if (api == NULL) {
@@ -312,7 +347,8 @@ cxi_accounts_admin(cxi_api *api, cxi_manager *mgr, const char *cmd,
 	if (!cxi_manager_db_hold(mgr, &db)) {
 		return (cxi_admin_fail("no storage plugin is running"));
 	}
-	r = is_create ? create(api, &db, args) : import(&db, args);
+	r = is_create ? create(api, &db, args) :
+	    is_disable ? disable(api, &db, args) : import(&db, args);
 	cxi_manager_unhold(mgr);
 	return (r);
 }

@@ -76,6 +76,7 @@ usage(FILE *f)
 	    "                         create an account; the password is "
 	    "read from stdin\n"
 	    "  account import FILE    import accounts from a JSONL file\n"
+	    "  account disable EMAIL  close an account and end its sessions\n"
 	    "  vault rotate           re-encrypt stored credentials under "
 	    "the first vault key\n"
 	    "\n"

@@ -29,7 +29,8 @@ usage(const char *msg)
 {
 	fprintf(stderr, "callixoctl: %s\nusage: callixoctl account create "
 	    "[--staff] --email E --name N [--company C] < password\n"
-	    "       callixoctl account import FILE.jsonl\n", msg);
+	    "       callixoctl account import FILE.jsonl\n"
+	    "       callixoctl account disable EMAIL\n", msg);
 	return (EXIT_USAGE);
 }
 
@@ -200,6 +201,24 @@ cxi_ctl_account(const char *sock, int timeout_ms, int as_json, int nargs,
 	}
 	if (nargs == 3 && strcmp(av[1], "import") == 0) {
 		return (import(sock, timeout_ms, as_json, av[2]));
+	}
+	if (nargs == 3 && strcmp(av[1], "disable") == 0) {
+		json_t *args = json_pack("{s:s}", "email", av[2]), *reply = NULL;
+		if (args == NULL) {
+			return (usage("account disable: email is not valid UTF-8"));
+		}
+		int code = request(sock, timeout_ms, "account-disable", args,
+		    &reply);
+		json_decref(args);
+		if (code == EXIT_OK) {
+			const json_t *res = json_object_get(reply, "result");
+			printf("disabled %s; %lld sessions ended\n",
+			    json_string_value(json_object_get(res, "id")),
+			    (long long) json_integer_value(json_object_get(res,
+			        "sessions_ended")));
+		}
+		json_decref(reply);
+		return (code);
 	}
 	return (usage("wrong arguments for \"account\""));
 }

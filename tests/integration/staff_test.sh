@@ -236,6 +236,17 @@ r=$(req POST /v1/login '{"email":"old@legacy.example","password":"legacy passphr
 check "imported bcrypt account logs in" contains "$r" '200 {"id":'
 check "imported hash upgraded to argon2id" test "$(sql "SELECT substr(password_hash,1,10) FROM accounts WHERE email_norm='old@legacy.example'")" = '$argon2id$'
 
+# ---- the operator disables an account: its sessions end at once ----
+TD=$(cookie_of) # the imported account's fresh session, from the login above
+r=$(req GET /v1/me '' -H "$(ck "$TD")"); check "before disable: session works" contains "$r" "200 "
+out=$("$CTL" account disable OLD@legacy.example)
+check "disable: reports the sessions it ended" contains "$out" "1 sessions ended"
+r=$(req GET /v1/me '' -H "$(ck "$TD")"); check "after disable: the session is gone" contains "$r" "401 "
+r=$(req POST /v1/login '{"email":"old@legacy.example","password":"legacy passphrase 2019"}')
+check "after disable: login refused like a wrong password" contains "$r" '401 {"error":{"code":"invalid_credentials"'
+"$CTL" account disable nobody@nowhere.example >/dev/null 2>&1
+check "disable: unknown email fails" test $? = 1
+
 check "no secret in the log" test "$(count_of "$LOG" "$SECRET")" = 0
 stop_daemon
 finish
