@@ -276,7 +276,8 @@ static void
 logout_all(cxi_actx *c)
 {
 	size_t n = 0;
-	if (!cxi_api_auth(c) || !cxi_api_no_body(c)) {
+	if (!cxi_api_auth(c) || !cxi_api_session_only(c) ||
+	    !cxi_api_no_body(c)) {
 		return;
 	}
 	if (cxi_sessions_end_account(c->api->sessions, c->sess.account, &n) !=

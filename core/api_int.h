@@ -167,6 +167,8 @@ cx_err cxi_api_staff_routes(cxi_api *a);
  * key only for GET/HEAD); the id below `base` in the path, or NULL. */
 cx_err cxi_api_keys_routes(cxi_api *a);
 bool cxi_api_has_bearer(cxi_actx *c);
+/* false with 403 session_required when the caller used an API key. */
+bool cxi_api_session_only(cxi_actx *c);
 bool cxi_api_key_auth(cxi_actx *c);
 const char *cxi_api_path_id(cxi_actx *c, const char *base);
 /* Every row of `ent` of the account, revoked ones left out, as view(row)

@@ -164,13 +164,14 @@ key_view(const json_t *row)
 }
 
 /* Managing keys takes a browser session: a leaked key must not be able
- * to mint more keys or hide itself by revoking others. */
-static bool
-session_only(cxi_actx *c)
+ * to mint more keys or hide itself by revoking others. The same holds
+ * for logout-all and the password change (api_accounts.c, api_me.c). */
+bool
+cxi_api_session_only(cxi_actx *c)
 {
 	if (c->via_key) {
-		cxi_api_error(c, 403, "session_required", "API keys are "
-		    "managed from a logged-in session, not with an API key");
+		cxi_api_error(c, 403, "session_required", "this needs a "
+		    "logged-in session, not an API key");
 		return (false);
 	}
 	return (true);
@@ -189,7 +190,7 @@ keys_create(cxi_actx *c)
 	char key[KEY_LEN + 1], hash[2 * crypto_hash_sha256_BYTES + 1];
 	char prefix[KEY_PREFIX_LEN + 1], why[256] = "";
 
-	if (!cxi_api_auth(c) || !session_only(c) || !cxi_api_body(c, f)) {
+	if (!cxi_api_auth(c) || !cxi_api_session_only(c) || !cxi_api_body(c, f)) {
 		return;
 	}
 	const char *name = cxi_api_str(c, "name");
@@ -354,7 +355,7 @@ cxi_api_path_id(cxi_actx *c, const char *base)
 static void
 keys_delete(cxi_actx *c)
 {
-	if (!cxi_api_auth(c) || !session_only(c) || !cxi_api_no_body(c)) {
+	if (!cxi_api_auth(c) || !cxi_api_session_only(c) || !cxi_api_no_body(c)) {
 		return;
 	}
 	const char *id = cxi_api_path_id(c, KEYS_PATH);

@@ -201,7 +201,8 @@ me_password(cxi_actx *c)
 	char hash[CXI_PASSWORD_HASH_MAX];
 	size_t n = 0;
 
-	if (!cxi_api_auth(c) || !cxi_api_body(c, f)) {
+	if (!cxi_api_auth(c) || !cxi_api_session_only(c) ||
+	    !cxi_api_body(c, f)) {
 		return;
 	}
 	json_t *row = me_row(c);

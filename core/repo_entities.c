@@ -104,6 +104,9 @@ session_prepare(bool create, int64_t now, const json_t *fields, json_t *sys,
 	(void) why;
 	(void) whylen;
 	if (create) {
+		/* created_at too, from the same clock reading: a new session
+		 * was last seen exactly when it was created. */
+		json_object_set_new(sys, "created_at", json_integer(now));
 		json_object_set_new(sys, "last_seen_at", json_integer(now));
 	}
 	return (CX_OK);

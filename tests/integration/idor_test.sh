@@ -5,6 +5,8 @@
 # not exist. The paths come from the spec, so a route merged with its
 # spec entry is covered without touching this script; one whose object
 # cannot be created (no POST collection, no x-idor-create) fails here.
+# A staff-only path (x-idor-staff-only) must answer a customer 403 for
+# any id instead, the same for B's object and a missing one.
 . "$(dirname "$0")/lib.sh"
 
 PORT=$(free_port)

@@ -112,6 +112,14 @@ r=$(ORG= req PATCH /v1/me '{"name":"Ada L"}' -H "$(bearer "$KW")")
 check "bearer (write): PATCH without Origin works" contains "$r" '200 {"id":"acc_'
 r=$(ORG= req POST /v1/api-keys '{"name":"x","scope":"write"}' -H "$(bearer "$KW")")
 check "a key cannot create keys: 403 session_required" contains "$r" '403 {"error":{"code":"session_required"'
+r=$(ORG= req POST /v1/logout-all '' -H "$(bearer "$KW")")
+check "a key cannot end every session: 403 session_required" contains "$r" '403 {"error":{"code":"session_required"'
+r=$(ORG= req POST /v1/me/password "{\"current_password\":\"$PW\",\"new_password\":\"another long passphrase 42\"}" -H "$(bearer "$KW")")
+check "a key cannot change the password: 403 session_required" contains "$r" '403 {"error":{"code":"session_required"'
+r=$(req GET /v1/me '' -H "$(ck "$A")")
+check "the session survived both attempts" contains "$r" '200 {"id":"acc_'
+r=$(req POST /v1/login "{\"email\":\"ada@example.com\",\"password\":\"$PW\"}")
+check "the password is unchanged" contains "$r" '200 {"id":"acc_'
 r=$(ORG= req POST /v1/api-keys '{"name":"x","scope":"write"}' -H "$(ck "$A")")
 check "cookie auth still needs Origin: 403" contains "$r" '403 {"error":{"code":"forbidden_origin"'
 r=$(req POST /v1/api-keys '{"name":"x","scope":"admin"}' -H "$(ck "$A")")

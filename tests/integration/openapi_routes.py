@@ -18,7 +18,10 @@ scripts only count lines.
       then asks for it as A with every method of the path, expecting 404
       (never 403, Z-1) with the same body as a made-up id. B's own GET
       must still work (so the 404 is not vacuous). Fails when no path
-      was checked.
+      was checked. A path marked `x-idor-staff-only: <reason>` is not
+      open to customers at all: there A (a customer) must get 403 for
+      B's object and for a made-up id alike, with the same body (the
+      403 says nothing about the id), and B's own reads are not tried.
 """
 import json
 import re
@@ -167,10 +170,15 @@ def idor(spec, base, origin, cookie_a, cookie_b, account_b):
               (path, why or "ok"))
         if oid is None:
             continue
+        staff_only = item.get("x-idor-staff-only")
+        if staff_only:
+            print("%s is staff-only (%s): expecting 403 for any id"
+                  % (path, staff_only))
+        want = 403 if staff_only else 404
         target = concrete(path, oid)
         # Made-up id of the same shape: A must not tell the two apart.
         missing = concrete(path, "zz_idor_missing_000000")
-        if "get" in item:
+        if "get" in item and not staff_only:
             st, _ = request(base, origin, "GET", target, cookie_b)
             check(st == 200, "GET %s: B reads its own object (%d)" %
                   (path, st))
@@ -180,14 +188,14 @@ def idor(spec, base, origin, cookie_a, cookie_b, account_b):
             body = example_body(doc, item[m])
             st, text = request(base, origin, m.upper(), target, cookie_a,
                                body)
-            check(st == 404, "%s %s: A asking for B's object gets 404 "
-                  "(got %d)" % (m.upper(), path, st))
+            check(st == want, "%s %s: A asking for B's object gets %d "
+                  "(got %d)" % (m.upper(), path, want, st))
             st2, text2 = request(base, origin, m.upper(), missing,
                                  cookie_a, body)
             check(st2 == st and text2 == text, "%s %s: B's object and a "
                   "missing one answer A the same" % (m.upper(), path))
             checked += 1
-        if "get" in item:
+        if "get" in item and not staff_only:
             # Whatever A tried (DELETE, PATCH...), B's object is intact.
             st, _ = request(base, origin, "GET", target, cookie_b)
             check(st == 200, "GET %s: B's object survived A (%d)" %
