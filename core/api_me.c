@@ -10,32 +10,6 @@
 #include "log.h"
 #include "repo.h"
 
-/* The account of the session (NULL with 401/503 set when it is gone). */
-static json_t *
-me_row(cxi_actx *c)
-{
-	cxi_db db;
-	json_t *row = NULL;
-	if (!cxi_api_db(c, &db)) {
-		return (NULL);
-	}
-	cx_err rv = cxi_repo_get(&db, &cxi_ent_account, NULL, c->sess.account,
-	    &row);
-	cxi_manager_unhold(c->api->mgr);
-	if (rv == CX_OK && json_is_null(json_object_get(row, "closed_at"))) {
-		return (row);
-	}
-	json_decref(row);
-	if (rv == CX_OK || rv == CX_ENOENT) {
-		cxi_api_error(c, 401, "unauthenticated", "the account is no "
-		    "longer active");
-	} else {
-		cxi_api_error(c, 503, "unavailable", "storage is not "
-		    "available right now");
-	}
-	return (NULL);
-}
-
 /* ---- GET /v1/me, PATCH /v1/me ---- */
 
 static void
@@ -44,7 +18,7 @@ me_get(cxi_actx *c)
 	if (!cxi_api_auth(c)) {
 		return;
 	}
-	json_t *row = me_row(c);
+	json_t *row = cxi_api_session_account(c);
 	if (row != NULL) {
 		cxi_api_reply(c, 200, cxi_api_account_view(row));
 		json_decref(row);
@@ -72,7 +46,7 @@ account_get(cxi_actx *c)
 		cxi_api_error(c, 404, "not_found", "no such account");
 		return;
 	}
-	json_t *row = me_row(c);
+	json_t *row = cxi_api_session_account(c);
 	if (row != NULL) {
 		cxi_api_reply(c, 200, cxi_api_account_view(row));
 		json_decref(row);
@@ -122,7 +96,7 @@ me_patch(cxi_actx *c)
 	if (!cxi_api_auth(c) || !cxi_api_body(c, f)) {
 		return;
 	}
-	json_t *row = me_row(c), *upd = json_object(), *out = NULL;
+	json_t *row = cxi_api_session_account(c), *upd = json_object(), *out = NULL;
 	if (row == NULL || upd == NULL) {
 		if (row != NULL) {
 			cxi_api_error(c, 500, "internal", "out of memory");
@@ -205,7 +179,7 @@ me_password(cxi_actx *c)
 	    !cxi_api_body(c, f)) {
 		return;
 	}
-	json_t *row = me_row(c);
+	json_t *row = cxi_api_session_account(c);
 	if (row == NULL) {
 		return;
 	}
