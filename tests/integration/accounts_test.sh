@@ -43,25 +43,6 @@ plugins:
 YAML
 EVENTS=$TMP/data/plugins/eventlog/events.jsonl
 
-# req METHOD PATH [BODY] [curl args...] -> "STATUS BODY"; headers in $TMP/hdr.
-# JSON content type; Origin is $ORG when set (empty: none), else ours.
-req() {
-	local m=$1 p=$2 b=${3:-}
-	shift 2
-	[ $# -gt 0 ] && shift
-	local org=()
-	[ -n "${ORG-$BASE}" ] && org=(-H "Origin: ${ORG-$BASE}")
-	curl -s -o "$TMP/body" -D "$TMP/hdr" -w '%{http_code}' -X "$m" \
-		-H 'Content-Type: application/json' "${org[@]}" \
-		${b:+--data-binary "$b"} "$@" "$BASE$p"
-	echo " $(cat "$TMP/body")"
-}
-hdr() { grep -i "^$1:" "$TMP/hdr" | head -1 | cut -d' ' -f2- | tr -d '\r'; }
-cookie_of() { hdr Set-Cookie | sed -n 's/^cx_session=\([^;]*\);.*/\1/p'; }
-ck() { echo "Cookie: cx_session=$1"; }
-sql() { $PY -c 'import sqlite3, sys
-r = sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()
-print(r[0] if r else "")' "$DB" "$1"; }
 accounts() { sql "SELECT count(*) FROM accounts"; }
 signup_body() { # NAME EMAIL PASSWORD [DOB] [IS_ADULT] [EXTRA]
 	echo "{\"name\":\"$1\",\"email\":\"$2\",\"password\":\"$3\",\"date_of_birth\":\"${4:-1990-04-01}\",\"is_adult\":${5:-true}${6:-}}"

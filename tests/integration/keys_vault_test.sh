@@ -30,25 +30,7 @@ plugins:
     required: true
 YAML
 
-# req METHOD PATH [BODY] [curl args...] -> "STATUS BODY"; Origin is ours
-# unless ORG is set (empty: none).
-req() {
-	local m=$1 p=$2 b=${3:-}
-	shift 2
-	[ $# -gt 0 ] && shift
-	local org=()
-	[ -n "${ORG-$BASE}" ] && org=(-H "Origin: ${ORG-$BASE}")
-	curl -s -o "$TMP/body" -D "$TMP/hdr" -w '%{http_code}' -X "$m" \
-		-H 'Content-Type: application/json' "${org[@]}" \
-		${b:+--data-binary "$b"} "$@" "$BASE$p"
-	echo " $(cat "$TMP/body")"
-}
-cookie_of() { grep -i '^Set-Cookie:' "$TMP/hdr" | sed -n 's/^[^:]*: cx_session=\([^;]*\);.*/\1/p' | head -1; }
-ck() { echo "Cookie: cx_session=$1"; }
 bearer() { echo "Authorization: Bearer $1"; }
-sql() { $PY -c 'import sqlite3, sys
-r = sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()
-print(r[0] if r else "")' "$DB" "$1"; }
 field() { $PY -c 'import json, sys
 v = json.loads(sys.argv[1].split(" ", 1)[1])
 for k in sys.argv[2].split("."):

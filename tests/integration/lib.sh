@@ -77,3 +77,25 @@ stop_daemon() { # stop_daemon -> sets RC
 	RC=$?
 	DPID=
 }
+
+# ---- /v1 helpers (the script sets BASE, and DB for sql) ----
+# req METHOD PATH [BODY] [curl args...] -> "STATUS BODY"; headers land in
+# $TMP/hdr. Sends Origin: $BASE unless ORG says otherwise ("" = none).
+req() {
+	local m=$1 p=$2 b=${3:-}
+	shift 2
+	[ $# -gt 0 ] && shift
+	local org=()
+	[ -n "${ORG-$BASE}" ] && org=(-H "Origin: ${ORG-$BASE}")
+	curl -s -o "$TMP/body" -D "$TMP/hdr" -w '%{http_code}' -X "$m" \
+		-H 'Content-Type: application/json' "${org[@]}" \
+		${b:+--data-binary "$b"} "$@" "$BASE$p"
+	echo " $(cat "$TMP/body")"
+}
+hdr() { grep -i "^$1:" "$TMP/hdr" | head -1 | cut -d' ' -f2- | tr -d '\r'; }
+cookie_of() { hdr Set-Cookie | sed -n 's/^cx_session=\([^;]*\);.*/\1/p'; }
+ck() { echo "Cookie: cx_session=$1"; }
+# sql QUERY -> the first column of the first row, from the SQLite file $DB
+sql() { $PY -c 'import sqlite3, sys
+r = sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()
+print(r[0] if r else "")' "$DB" "$1"; }

@@ -31,22 +31,6 @@ plugins:
     required: true
 YAML
 
-# req METHOD PATH [BODY] [curl args...] -> "STATUS BODY"; headers in $TMP/hdr.
-req() {
-	local m=$1 p=$2 b=${3:-}
-	shift 2
-	[ $# -gt 0 ] && shift
-	curl -s -o "$TMP/body" -D "$TMP/hdr" -w '%{http_code}' -X "$m" \
-		-H 'Content-Type: application/json' -H "Origin: $BASE" \
-		${b:+--data-binary "$b"} "$@" "$BASE$p"
-	echo " $(cat "$TMP/body")"
-}
-hdr() { grep -i "^$1:" "$TMP/hdr" | head -1 | cut -d' ' -f2- | tr -d '\r'; }
-cookie_of() { hdr Set-Cookie | sed -n 's/^cx_session=\([^;]*\);.*/\1/p'; }
-ck() { echo "Cookie: cx_session=$1"; }
-sql() { $PY -c 'import sqlite3, sys
-r = sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()
-print(r[0] if r else "")' "$DB" "$1"; }
 jget() { $PY -c 'import json, sys
 v = json.loads(sys.argv[1].split(" ", 1)[1])
 for k in sys.argv[2].split("."):
