@@ -343,3 +343,9 @@ cxi_api_stop(cxi_api *a)
 	free(a->origins);
 	free(a);
 }
+
+void
+cxi_api_set_calling(cxi_api *a, struct cxi_calling *c)
+{
+	atomic_store(&a->calling, c);
+}

@@ -33,4 +33,19 @@ void cxi_api_stop(cxi_api *a);
 cx_err cxi_api_vault_rotate(cxi_api *a, size_t *rotated, size_t *failed,
     char *why, size_t whylen);
 
+/* Hands the API the calling runtime (NULL to withdraw it). */
+struct cxi_calling;
+void cxi_api_set_calling(cxi_api *a, struct cxi_calling *c);
+
+/* The credential vault for the rest of the core (api_vault.c). Seal
+ * makes a Fernet token of a string under the newest vault key; unseal
+ * opens one (*plain malloc'd: wipe it, then free). credentials gives the
+ * fields of the account's vault entry for a provider (name NULL:
+ * "default") as a new JSON object, CX_ENOENT when there is none. */
+cx_err cxi_api_vault_seal(cxi_api *a, const char *plain, char **token);
+cx_err cxi_api_vault_unseal(cxi_api *a, const char *token, char **plain);
+cx_err cxi_api_vault_credentials(cxi_api *a, const cxi_db *db,
+    const char *account, const char *provider, const char *name,
+    json_t **fields);
+
 #endif

@@ -6,6 +6,7 @@
 #ifndef CXI_API_INT_H
 #define CXI_API_INT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <jansson.h>
 
@@ -37,6 +38,9 @@ struct cxi_api {
 	/* The credential vault's Fernet keys, newest first (api_vault.c). */
 	cxi_fernet_key *vault;
 	size_t n_vault;
+	/* The calling runtime (calling.h), set once it has started; NULL
+	 * before, and the calling endpoints answer 503 then. */
+	struct cxi_calling *_Atomic calling;
 };
 
 #define CXI_AF_END {NULL, CXI_AF_STR, false, 0}

@@ -517,3 +517,65 @@ cxi_api_vault_stop(cxi_api *a)
 	a->vault = NULL;
 	a->n_vault = 0;
 }
+
+/* ---- for the rest of the core ---- */
+
+cx_err
+cxi_api_vault_seal(cxi_api *a, const char *plain, char **token)
+{
+	return (cxi_multifernet_encrypt(a->vault, a->n_vault,
+	    (const uint8_t *) plain, strlen(plain), (int64_t) time(NULL), NULL,
+	    token));
+}
+
+cx_err
+cxi_api_vault_unseal(cxi_api *a, const char *token, char **plain)
+{
+	uint8_t *msg = NULL;
+	size_t len = 0;
+	char fwhy[128];
+	cx_err rv = cxi_multifernet_decrypt(a->vault, a->n_vault, token, 0,
+	    (int64_t) time(NULL), &msg, &len, NULL, fwhy, sizeof(fwhy));
+	if (rv != CX_OK) {
+		return (rv);
+	}
+	char *s = malloc(len + 1);
+	if (s != NULL) {
+		memcpy(s, msg, len);
+		s[len] = '\0';
+	}
+	sodium_memzero(msg, len);
+	free(msg);
+	*plain = s;
+	return (s != NULL ? CX_OK : CX_ENOMEM);
+}
+
+cx_err
+cxi_api_vault_credentials(cxi_api *a, const cxi_db *db, const char *account,
+    const char *provider, const char *name, json_t **fields)
+{
+	char *id = NULL, *tok = NULL, *plain = NULL;
+	*fields = NULL;
+	cx_err rv = find_cred(db, account, provider,
+	    name != NULL ? name : "default", &id);
+	if (rv == CX_OK) {
+		rv = cxi_credential_secret(db, account, id, &tok);
+	}
+	if (rv == CX_OK && (rv = cxi_api_vault_unseal(a, tok, &plain)) !=
+	    CX_OK) {
+		cxi_warn("vault", "credential %s: no vault key opens it", id);
+	}
+	if (rv == CX_OK) {
+		*fields = json_loads(plain, 0, NULL);
+		rv = json_is_object(*fields) ? CX_OK : CX_EPROTO;
+		if (rv != CX_OK) {
+			json_decref(*fields);
+			*fields = NULL;
+		}
+		sodium_memzero(plain, strlen(plain));
+	}
+	free(plain);
+	free(tok);
+	free(id);
+	return (rv);
+}

@@ -65,7 +65,14 @@ shutdown_all(cxd *d)
 	if (d->admin != NULL) {
 		cxi_admin_stop(d->admin);
 	}
-	/* The API borrows the manager's drivers: it goes first. */
+	/* The API borrows the manager's drivers and the calling runtime:
+	 * its handlers finish first, then the runtime (which uses the
+	 * API's vault), then the API. */
+	if (d->http != NULL) {
+		cxi_http_api_routes_drop(d->http);
+	}
+	cxi_calling_stop(d->calling);
+	d->calling = NULL;
 	cxi_api_stop(d->api);
 	d->api = NULL;
 	if (d->mgr != NULL) {
@@ -148,6 +155,11 @@ start(cxd *d)
 	}
 	if (cxi_api_start(&d->api, d->http, d->mgr, d->cfg, why,
 	        sizeof(why)) != CX_OK) {
+		cxi_error("core", "%s", why);
+		return (-1);
+	}
+	if (cxi_calling_start(&d->calling, d->mgr, d->http, d->api, d->cfg,
+	        d->master_key, d->master_key_id, why, sizeof(why)) != CX_OK) {
 		cxi_error("core", "%s", why);
 		return (-1);
 	}

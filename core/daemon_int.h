@@ -15,6 +15,7 @@
 #include "admin.h"
 #include "api.h"
 #include "bus.h"
+#include "calling.h"
 #include "config.h"
 #include "http.h"
 #include "loader.h"
@@ -37,6 +38,7 @@ typedef struct cxd {
 	cxi_manager *mgr;
 	cxi_admin *admin;
 	cxi_api *api;     /* /v1, after the manager's first apply */
+	cxi_calling *calling; /* campaigns and calls, after the API */
 	pthread_t main_thread;
 	time_t started;
 	pthread_mutex_t mu;

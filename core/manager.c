@@ -31,6 +31,14 @@ struct cxi_manager {
 	cxi_instance *session_inst;
 	cxi_instance **inst;
 	size_t n;
+	/* Handlers of the core's own service by request type (calls,
+	 * recordings, ...), registered once at start-up. */
+	struct core_route {
+		const char *type;
+		cx_service_fn fn;
+		void *arg;
+	} routes[CXI_MANAGER_ROUTES_MAX];
+	size_t n_routes;
 };
 
 static char *
@@ -593,6 +601,20 @@ cxi_manager_core_service(void *arg, const cx_msg *req, json_t **reply)
 	cxi_manager *m = arg;
 	char why[256];
 	if (strcmp(req->type, "cx.plugin.hello") != 0) {
+		pthread_mutex_lock(&m->mu);
+		struct core_route r = {NULL, NULL, NULL};
+		for (size_t i = 0; i < m->n_routes; i++) {
+			/* An exact type wins over the catch-all "*". */
+			if (strcmp(m->routes[i].type, req->type) == 0 ||
+			    (r.fn == NULL &&
+			        strcmp(m->routes[i].type, "*") == 0)) {
+				r = m->routes[i];
+			}
+		}
+		pthread_mutex_unlock(&m->mu);
+		if (r.fn != NULL) {
+			return (r.fn(r.arg, req, reply));
+		}
 		*reply = json_pack("{s:s}", "message", "unknown request type");
 		return (CX_ENOENT);
 	}
@@ -630,4 +652,69 @@ cxi_manager_policy_answerers(cxi_manager *m)
 	}
 	pthread_mutex_unlock(&m->mu);
 	return (n);
+}
+
+cx_err
+cxi_manager_core_route(cxi_manager *m, const char *type, cx_service_fn fn,
+    void *arg)
+{
+	cx_err rv = CX_OK;
+	pthread_mutex_lock(&m->mu);
+	for (size_t i = 0; i < m->n_routes; i++) {
+		if (strcmp(m->routes[i].type, type) == 0) {
+			m->routes[i].fn = fn;
+			m->routes[i].arg = arg;
+			pthread_mutex_unlock(&m->mu);
+			return (CX_OK);
+		}
+	}
+	if (m->n_routes == CXI_MANAGER_ROUTES_MAX) {
+		rv = CX_ENOMEM;
+	} else {
+		m->routes[m->n_routes++] = (struct core_route) {type, fn, arg};
+	}
+	pthread_mutex_unlock(&m->mu);
+	return (rv);
+}
+
+cx_err
+cxi_manager_call(cxi_manager *m, const char *service, const char *type,
+    const char *account, json_t *data, int timeout_ms, json_t **reply)
+{
+	return (cxi_bus_call(m->core, service, type, account, data, timeout_ms,
+	    reply));
+}
+
+bool
+cxi_manager_running(cxi_manager *m, const char *name, cx_plugin_kind kind,
+    char *data_dir, size_t dlen)
+{
+	pthread_mutex_lock(&m->mu);
+	cxi_instance *in = find(m, name, NULL);
+	bool ok = in != NULL && in->kind == kind &&
+	    atomic_load(&in->st) == CXI_INST_RUNNING;
+	if (ok && data_dir != NULL) {
+		snprintf(data_dir, dlen, "%s/plugins/%s", m->data_dir,
+		    in->name);
+	}
+	pthread_mutex_unlock(&m->mu);
+	return (ok);
+}
+
+bool
+cxi_manager_first_of_kind(cxi_manager *m, cx_plugin_kind kind, char *name,
+    size_t len)
+{
+	bool found = false;
+	pthread_mutex_lock(&m->mu);
+	for (size_t i = 0; i < m->n && !found; i++) {
+		cxi_instance *in = m->inst[i];
+		if (in->kind == kind &&
+		    atomic_load(&in->st) == CXI_INST_RUNNING) {
+			snprintf(name, len, "%s", in->name);
+			found = true;
+		}
+	}
+	pthread_mutex_unlock(&m->mu);
+	return (found);
 }

@@ -99,5 +99,24 @@ void cxi_manager_publish(cxi_manager *m, const char *type, json_t *data);
 /* Serves the core's own bus service ("core"): isolated plugins announce
  * themselves here. */
 cx_err cxi_manager_core_service(void *m, const cx_msg *req, json_t **reply);
+/* Routes requests of `type` sent to the core's service (callixo/
+ * telephony.h: call.event, call.recording, ...) to fn. Register before
+ * plugins start; a second registration of a type replaces the first.
+ * Type "*" catches every type without a route of its own (the test kit
+ * standing in for the core). */
+#define CXI_MANAGER_ROUTES_MAX 16
+cx_err cxi_manager_core_route(cxi_manager *m, const char *type,
+    cx_service_fn fn, void *arg);
+/* A request from the core to a plugin's service (cxi_bus_call). */
+cx_err cxi_manager_call(cxi_manager *m, const char *service,
+    const char *type, const char *account, json_t *data, int timeout_ms,
+    json_t **reply);
+/* Whether instance `name` runs and is of `kind`; data_dir (may be NULL)
+ * gets its directory. */
+bool cxi_manager_running(cxi_manager *m, const char *name,
+    cx_plugin_kind kind, char *data_dir, size_t dlen);
+/* The first running instance of `kind`, in start order. */
+bool cxi_manager_first_of_kind(cxi_manager *m, cx_plugin_kind kind,
+    char *name, size_t len);
 
 #endif

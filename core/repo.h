@@ -85,6 +85,10 @@ extern const cxi_entity cxi_ent_account, cxi_ent_session, cxi_ent_api_key,
     cxi_ent_credential, cxi_ent_campaign, cxi_ent_lead, cxi_ent_call,
     cxi_ent_usage, cxi_ent_payment, cxi_ent_ledger, cxi_ent_audit,
     cxi_ent_privacy;
+/* Migration 0004 (repo_calling.c). */
+extern const cxi_entity cxi_ent_import_job, cxi_ent_provider_event,
+    cxi_ent_webhook_endpoint, cxi_ent_webhook_delivery,
+    cxi_ent_webhook_attempt;
 
 /* Default caps: names and other text, and JSON blobs. */
 #define CXI_REPO_TEXT_MAX 1000

@@ -172,6 +172,8 @@ static const cxi_column campaign_cols[] = {OWNER,
     {"status", TXT, F, 0, campaign_states, NULL},
     {"config", JSN, C | U, 0, NULL, NULL},
     {"status_reason", TXT, N, 0, NULL, NULL},
+    {"started_at", INT, N, 0, NULL, NULL},
+    {"ended_at", INT, N, 0, NULL, NULL},
     CREATED, UPDATED, END};
 const cxi_entity cxi_ent_campaign = {"campaign", "campaigns", "cmp_",
     campaign_cols, "account_id", "created_at", true, false, NULL, NULL};
@@ -213,6 +215,10 @@ static const cxi_column lead_cols[] = {OWNER,
     {"tags", JSN, C | U, 0, NULL, NULL},
     {"metadata", JSN, C | U, 0, NULL, NULL},
     {"status", TXT, C | U | F, 32, NULL, NULL},
+    {"attempts", INT, 0, 0, NULL, NULL},
+    {"next_attempt_at", INT, N, 0, NULL, NULL},
+    {"last_outcome", TXT, N, 32, NULL, NULL},
+    {"status_reason", TXT, N, 0, NULL, NULL},
     CREATED, UPDATED, END};
 static const cxi_unique lead_uniq[] = {
     {"account_id,phone_e164", "a lead with this phone number already "
@@ -245,6 +251,20 @@ static const cxi_column call_cols[] = {OWNER,
     {"summary", TXT, C | U | N, CXI_REPO_JSON_MAX, NULL, NULL},
     {"sentiment", TXT, C | U | N, 32, NULL, NULL},
     {"analysis", JSN, C | U | N, 0, NULL, NULL},
+    {"seq", INT, 0, 0, NULL, NULL},
+    {"dispatched_at", INT, N, 0, NULL, NULL},
+    {"settled_at", INT, N, 0, NULL, NULL},
+    {"variables", JSN, C | N, 0, NULL, NULL},
+    {"utterances", JSN, N, 1024 * 1024, NULL, NULL},
+    {"success", CXI_COL_BOOL, N, 0, NULL, NULL},
+    {"voicemail", CXI_COL_BOOL, N, 0, NULL, NULL},
+    {"disconnection_reason", TXT, N, 128, NULL, NULL},
+    {"error", TXT, N, 0, NULL, NULL},
+    {"recording_type", TXT, N, 64, NULL, NULL},
+    {"recording_bytes", INT, N, 0, NULL, NULL},
+    {"transcript_source", TXT, N, 64, NULL, NULL},
+    {"artifacts_due_at", INT, N, 0, NULL, NULL},
+    {"completed_sent_at", INT, N, 0, NULL, NULL},
     END};
 static const cxi_unique call_uniq[] = {
     {"provider,provider_call_id", "a call with this provider call id "

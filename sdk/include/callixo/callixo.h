@@ -16,5 +16,7 @@
 #include <callixo/storage.h>
 #include <callixo/blob.h>
 #include <callixo/session.h>
+#include <callixo/telephony.h>
+#include <callixo/transcription.h>
 
 #endif

@@ -62,7 +62,9 @@ cx_err cx_testkit_request(cx_testkit *tk, const char *type,
 /* Asks a policy survey; *verdict gets the combined verdict (deny wins). */
 cx_err cx_testkit_survey(cx_testkit *tk, const char *type,
     const char *data_json, int deadline_ms, cx_verdict *verdict);
-/* Stands in for a service the plugin calls (e.g. "storage"). */
+/* Stands in for a service the plugin calls (e.g. "storage"). For
+ * "core" (CX_SVC_CORE) fn answers every request type the core would,
+ * e.g. call.event from a telephony plugin. */
 cx_err cx_testkit_serve(cx_testkit *tk, const char *service,
     cx_service_fn fn, void *arg);
 

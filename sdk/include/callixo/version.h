@@ -11,7 +11,7 @@
 #define CALLIXO_VERSION_H
 
 #define CX_ABI_MAJOR 1
-#define CX_ABI_MINOR 0
+#define CX_ABI_MINOR 1
 
 /* "CXPL" in ASCII: the first word of every plugin descriptor. */
 #define CX_PLUGIN_MAGIC 0x4358504cu

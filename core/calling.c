@@ -1,0 +1,50 @@
+/*
+ * calling.c - starts and stops the calling runtime (calling.h) and hands
+ * it to the API. Parts start in dependency order: events first (so a
+ * plugin's webhook for a call is never refused once calls can be
+ * placed), then customer webhooks, then the dialer; they stop in
+ * reverse.
+ */
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "calling.h"
+#include "log.h"
+
+cx_err
+cxi_calling_start(cxi_calling **out, cxi_manager *mgr, cxi_http *http,
+    cxi_api *api, const cxi_config *cfg,
+    const uint8_t master_key[CXI_MASTER_KEY_BYTES],
+    const char *master_key_id, char *why, size_t whylen)
+{
+	(void) why;
+	(void) whylen;
+	cxi_calling *c = calloc(1, sizeof(*c));
+	if (c == NULL || (c->data_dir = strdup(cfg->data_dir)) == NULL) {
+		free(c);
+		snprintf(why, whylen, "calling: out of memory");
+		return (CX_ENOMEM);
+	}
+	c->mgr = mgr;
+	c->http = http;
+	c->api = api;
+	memcpy(c->master_key, master_key, CXI_MASTER_KEY_BYTES);
+	snprintf(c->master_key_id, sizeof(c->master_key_id), "%s",
+	    master_key_id);
+	cxi_api_set_calling(api, c);
+	*out = c;
+	return (CX_OK);
+}
+
+void
+cxi_calling_stop(cxi_calling *c)
+{
+	if (c == NULL) {
+		return;
+	}
+	cxi_api_set_calling(c->api, NULL);
+	sodium_memzero(c->master_key, sizeof(c->master_key));
+	free(c->data_dir);
+	free(c);
+}
