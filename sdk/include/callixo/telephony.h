@@ -14,6 +14,11 @@
  *        "voicemail":{"action":"hangup"|"message", "message":"..."},
  *        "machine_detection":true,
  *        "variables":{"name":"Ada", ...}          (strings only)
+ *        "analysis":{"summary":true, "fields":[{"name":"interested",
+ *            "type":"boolean"|"string"|"number"|"enum",
+ *            "description":"...", "choices":["a","b"]?}]}  (post-call
+ *            analysis to ask the provider for; results come back in
+ *            call.event "analysis":{"interested":true, ...})
  *        "credentials":{...}  (only when the account has a vault entry
  *            for this provider: its fields, e.g. Twilio {"account_sid",
  *            "auth_token"}, Retell {"api_key"}; else use the settings)}
