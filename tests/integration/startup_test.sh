@@ -18,7 +18,7 @@ plugins:
 YAML
 }
 
-out=$("$CALLIXOD" --version); check "--version prints version and ABI" contains "$out" "plugin ABI 1.0"
+out=$("$CALLIXOD" --version); check "--version prints version and ABI" contains "$out" "plugin ABI 1.1"
 out=$(CALLIXO_PLUGIN_DIR=$BUILD/plugins "$CALLIXOD" --describe eventlog)
 check "--describe prints the schema" contains "$out" "max_bytes"
 check "--describe shows flags and defaults" grep -qE 'max_bytes +int +reloadable default=10485760' <<<"$out"

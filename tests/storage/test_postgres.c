@@ -95,7 +95,7 @@ test_descriptor_and_migrations(void **state)
 	}
 	assert_int_equal(OPS->commit(c, &err), CX_OK);
 	assert_int_equal(pgt_int(pgt_main, c, "SELECT count(*) FROM "
-	    "information_schema.tables WHERE table_schema = 'public'"), 13);
+	    "information_schema.tables WHERE table_schema = 'public'"), 18);
 	/* A failing script reports its error and leaves nothing behind. */
 	assert_int_equal(OPS->begin(c, &err), CX_OK);
 	assert_int_not_equal(OPS->exec_script(c, "CREATE TABLE tmp_x (a INT);"
