@@ -65,13 +65,14 @@ typedef enum cxi_aftype {
 	CXI_AF_STR,      /* a string */
 	CXI_AF_STR_NULL, /* a string or null */
 	CXI_AF_BOOL,
+	CXI_AF_ARRAY,    /* a JSON array of at most `max` items (0: any) */
 } cxi_aftype;
 
 typedef struct cxi_afield {
 	const char *name;
 	cxi_aftype type;
 	bool required;
-	size_t max;      /* strings: most bytes */
+	size_t max;      /* strings: most bytes; arrays: most items */
 } cxi_afield;
 
 typedef struct cxi_actx {
@@ -135,6 +136,21 @@ bool cxi_api_policy(cxi_actx *c, const char *type, const char *account_id,
 
 /* The account as the API shows it (never the password hash). */
 json_t *cxi_api_account_view(const json_t *row);
+
+/* The first value of `key` in a query string, percent- and '+'-decoded
+ * into out (api_staff.c). 1 found, 0 absent, -1 malformed or too long. */
+int cxi_api_qparam(const char *q, const char *key, char *out, size_t outsz);
+
+/* Routes of api_webhooks.c and api_webhook_deliveries.c; the calling
+ * runtime, or NULL with 503 set (webhooks need its sender). */
+cx_err cxi_api_webhooks_routes(cxi_api *a);
+cx_err cxi_api_webhook_deliveries_routes(cxi_api *a);
+struct cxi_calling *cxi_api_hooks_runtime(cxi_actx *c);
+/* A delivery as the API shows it; with_payload adds the stored payload
+ * (parsed) for the single-delivery view. */
+json_t *cxi_api_delivery_view(const json_t *row, bool with_payload);
+/* GET /v1/webhooks/{id}/deliveries, after auth. */
+void cxi_api_endpoint_deliveries(cxi_actx *c, const char *endpoint_id);
 
 /* Body field `key` (NULL when absent or not a string) and its length. */
 const char *cxi_api_str(cxi_actx *c, const char *key);

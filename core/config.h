@@ -80,6 +80,14 @@ typedef struct cxi_config {
 	char *auth_common_passwords; /* auth.common_passwords, resolved */
 	bool auth_common_default; /* not given: a missing file is a warning */
 	int auth_hash_workers;    /* auth.hash_workers */
+	/* webhooks: (config_webhooks.c), customer webhook delivery */
+	bool hooks_allow_private; /* webhooks.allow_private */
+	bool hooks_allow_http;    /* webhooks.allow_http */
+	int hooks_timeout_ms;     /* webhooks.timeout */
+	int hooks_max_age_ms;     /* webhooks.max_age */
+	int hooks_backoff_ms;     /* webhooks.backoff: first retry delay */
+	int hooks_backoff_max_ms; /* webhooks.backoff_max */
+	int hooks_workers;        /* webhooks.workers */
 } cxi_config;
 
 /* Reads the descriptor of the plugin at `path` without running any of its
