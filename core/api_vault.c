@@ -471,7 +471,9 @@ cxi_api_vault_unseal(cxi_api *a, const char *token, char **plain)
 	uint8_t *msg = NULL;
 	size_t len = 0;
 	char fwhy[128];
-	cx_err rv = cxi_multifernet_decrypt(a->vault, a->n_vault, token, 0,
+	/* ttl -1: a sealed secret never expires (0 would mean "expired
+	 * one second after sealing"). */
+	cx_err rv = cxi_multifernet_decrypt(a->vault, a->n_vault, token, -1,
 	    (int64_t) time(NULL), &msg, &len, NULL, fwhy, sizeof(fwhy));
 	if (rv != CX_OK) {
 		return (rv);

@@ -456,6 +456,17 @@ hooks_item(cxi_actx *c)
 {
 	char id[65];
 	const char *action = NULL;
+	/* The subtree route also serves the collection itself. */
+	if (strcmp(c->req->path, "/v1/webhooks") == 0) {
+		if (strcmp(c->req->method, "POST") == 0) {
+			hooks_create(c);
+		} else if (strcmp(c->req->method, "GET") == 0) {
+			hooks_list(c);
+		} else {
+			cxi_api_error(c, 404, "not_found", "no such route");
+		}
+		return;
+	}
 	if (!cxi_api_auth(c)) {
 		return;
 	}
@@ -482,27 +493,19 @@ hooks_item(cxi_actx *c)
 	}
 }
 
-CXI_API_HANDLER(h_hooks_create, hooks_create)
-CXI_API_HANDLER(h_hooks_list, hooks_list)
 CXI_API_HANDLER(h_hooks_item, hooks_item)
 
+/* One subtree route per method: "/webhooks/" serves /v1/webhooks too,
+ * and would shadow an exact "/webhooks" route. */
 cx_err
 cxi_api_webhooks_routes(cxi_api *a)
 {
-	static const char *const item_methods[] = {"GET", "PATCH", "DELETE",
-	    "POST", NULL};
-	cx_err rv;
-	if ((rv = cxi_http_api_route_add(a->http, "POST", "/webhooks",
-	         h_hooks_create, a)) != CX_OK ||
-	    (rv = cxi_http_api_route_add(a->http, "GET", "/webhooks",
-	         h_hooks_list, a)) != CX_OK) {
-		return (rv);
+	static const char *const methods[] = {"GET", "POST", "PATCH",
+	    "DELETE", NULL};
+	cx_err rv = CX_OK;
+	for (size_t i = 0; rv == CX_OK && methods[i] != NULL; i++) {
+		rv = cxi_http_api_route_add(a->http, methods[i], "/webhooks/",
+		    h_hooks_item, a);
 	}
-	for (size_t i = 0; item_methods[i] != NULL; i++) {
-		if ((rv = cxi_http_api_route_add(a->http, item_methods[i],
-		         "/webhooks/", h_hooks_item, a)) != CX_OK) {
-			return (rv);
-		}
-	}
-	return (CX_OK);
+	return (rv);
 }
