@@ -10,7 +10,7 @@
 #      the first two requests gets three attempts with backoff, all in the
 #      attempt log; resend; a never-answering endpoint ends 'failed'
 #      after max_age; a slow endpoint times out without holding up
-#      another; secret rotation; vault rotate; IDOR; API key scopes; and
+#      another; a redirect is not followed; secret rotation; vault rotate; IDOR; API key scopes; and
 #      no secret in the daemon log or in clear in the database.
 . "$(dirname "$0")/lib.sh"
 
@@ -290,6 +290,19 @@ for _ in $(seq 1 40); do
 done
 check "slow endpoint: the attempt is logged as a timeout" test "$ok_to" = 1
 req PATCH "/v1/webhooks/$ES" '{"active":false}' -H "$(ck "$A")" >/dev/null
+
+# ---- redirects are not followed ----
+r=$(req POST /v1/webhooks "{\"url\":\"$RURL/redir\"}" -H "$(ck "$A")")
+ER=$(field "$r" id)
+secret_for /redir "$(field "$r" secret)"
+n=$(received /e1)
+r=$(req POST "/v1/webhooks/$ER/test" '' -H "$(ck "$A")")
+DR=$(field "$r" id)
+check "a 302 is a failed attempt, retried" wait_state "$DR" pending 5 1
+r=$(req GET "/v1/webhook-deliveries/$DR" '' -H "$(ck "$A")")
+check "... logged with status 302" test "$(field "$r" last_status)" = 302
+check "... and the redirect target was never called" test "$(received /e1)" = "$n"
+req PATCH "/v1/webhooks/$ER" '{"active":false}' -H "$(ck "$A")" >/dev/null
 
 # ---- PATCH ----
 r=$(req PATCH "/v1/webhooks/$E1" '{"events":["call.started","call.analyzed"],"description":"staging"}' -H "$(ck "$A")")

@@ -10,7 +10,8 @@ rotation takes effect), and appends one JSON line to DIR/requests.jsonl:
 path, headers, the raw body (base64), whether the signature verified and
 the answer given. DIR/fail.json ({"/e1": 2}) makes the next N requests
 to a path answer 500 (the count goes down); a path starting with /slow
-sleeps 4 s before answering. Everything else answers 200.
+sleeps 4 s before answering, and /redir answers 302 to /e1. Everything
+else answers 200 (401 when the signature does not verify).
 """
 import base64
 import hashlib
@@ -67,12 +68,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.path.startswith("/slow"):
             time.sleep(4)
         status = 500 if left > 0 else (200 if ok else 401)
+        if self.path == "/redir":
+            status = 302
         rec = {"path": self.path, "headers": dict(self.headers.items()),
                "body": base64.b64encode(body).decode(), "sig_ok": ok,
                "status": status, "at": time.time()}
         with lock, open(os.path.join(DIR, "requests.jsonl"), "a") as f:
             f.write(json.dumps(rec) + "\n")
         self.send_response(status)
+        if status == 302:
+            self.send_header("Location", "/e1")
         self.send_header("Content-Length", "0")
         self.end_headers()
 
