@@ -22,6 +22,9 @@ scripts only count lines.
       open to customers at all: there A (a customer) must get 403 for
       B's object and for a made-up id alike, with the same body (the
       403 says nothing about the id), and B's own reads are not tried.
+      An x-idor-create with `parent: /v1/things` first creates one of
+      B's things (that collection's POST example) and puts its id in
+      place of {parent} in the create path.
 """
 import json
 import re
@@ -135,6 +138,27 @@ def object_of_b(doc, path, item, ctx):
     if isinstance(how, dict):
         cpath, cm = how.get("path"), how.get("method", "POST").upper()
         body, field = how.get("body", {}), how.get("id", "id")
+        if how.get("parent"):
+            # The object hangs below another one of B's: create that
+            # first with its collection's POST example, and put its id
+            # in place of {parent}.
+            ppath = how["parent"]
+            coll = (doc.get("paths") or {}).get(ppath) or {}
+            if "post" not in coll:
+                return None, "no POST %s for the parent" % ppath
+            st, text = request(ctx["base"], ctx["origin"], "POST", ppath,
+                               ctx["cookie_b"], example_body(doc,
+                                                             coll["post"]))
+            try:
+                pid = json.loads(text).get("id") if st // 100 == 2 else None
+            except (ValueError, AttributeError):
+                pid = None
+            if not isinstance(pid, str) or pid == "":
+                return None, "POST %s as B answered %d %s" % (ppath, st,
+                                                             text)
+            cpath = cpath.replace("{parent}", pid)
+            if how.get("body") is None:
+                body = None
     else:
         # Default: the collection is the path above the first template.
         cpath = path[:TEMPLATE.search(path).start()].rstrip("/")
