@@ -34,6 +34,7 @@ typedef struct dg_conf {
 	char *language; /* NULL: Deepgram's default */
 	bool smart_format, punctuate, diarize, utterances;
 	bool summarize; /* summarize=v2 */
+	bool mip_opt_out;
 	long timeout_ms;
 	int64_t max_bytes;
 	int max_concurrent;

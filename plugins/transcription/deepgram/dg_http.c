@@ -145,6 +145,9 @@ build_url(CURL *c, const dg_conf *cf, const dg_job *j, char *url,
 	if (rc == 0 && j->summarize) {
 		rc = add_param(url, cap, &o, c, "summarize", "v2");
 	}
+	if (rc == 0 && cf->mip_opt_out) {
+		rc = add_param(url, cap, &o, c, "mip_opt_out", "true");
+	}
 	if (rc == 0 && j->language != NULL) {
 		rc = add_param(url, cap, &o, c, "language", j->language);
 	}

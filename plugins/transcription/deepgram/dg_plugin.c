@@ -45,6 +45,11 @@ static const cx_setting dg_settings[] = {
         dg_summarize_choices,
         "v2: ask for a short summary (English audio only; other "
         "languages get none), none: no summary"),
+    CX_SETTING_BOOL("mip_opt_out", CX_SET_RELOADABLE, "true",
+        "Send mip_opt_out=true: Deepgram keeps neither the call audio nor "
+        "the transcript for model training (and, on a regional api_base, "
+        "keeps processing in that region); false joins its Model "
+        "Improvement Program"),
     CX_SETTING_DURATION("http_timeout", CX_SET_RELOADABLE, "110s", 1000,
         CX_TRANSCRIBE_TIMEOUT_MS - 1000,
         "Time limit of one request, upload included; below the core's "
@@ -198,6 +203,7 @@ conf_new(const json_t *s)
 	c->punctuate = json_is_true(json_object_get(s, "punctuate"));
 	c->diarize = json_is_true(json_object_get(s, "diarize"));
 	c->utterances = json_is_true(json_object_get(s, "utterances"));
+	c->mip_opt_out = json_is_true(json_object_get(s, "mip_opt_out"));
 	c->summarize = strcmp(str_of(s, "summarize"), "v2") == 0;
 	c->timeout_ms = (long) json_integer_value(json_object_get(s,
 	    "http_timeout"));

@@ -291,6 +291,8 @@ test_transcribe(void **unused)
 	assert_string_equal(last_q(last, "utterances"), "true");
 	assert_string_equal(last_q(last, "summarize"), "v2");
 	assert_string_equal(last_q(last, "language"), "en");
+	/* Call audio is personal data: not kept for Deepgram's training. */
+	assert_string_equal(last_q(last, "mip_opt_out"), "true");
 	char sha[65];
 	sha256_hex(wav_small, sha);
 	assert_string_equal(json_string_value(json_object_get(last,
@@ -486,7 +488,8 @@ test_reload(void **unused)
 	char yaml[512];
 	snprintf(yaml, sizeof(yaml), "api_key: %s\napi_base: "
 	    "http://127.0.0.1:%d/\nmodel: nova-2-phonecall\nutterances: false\n"
-	    "diarize: false\nsmart_format: false\nsummarize: none\n", KEY,
+	    "diarize: false\nsmart_format: false\nsummarize: none\n"
+	    "mip_opt_out: false\n", KEY,
 	    fake_port);
 	assert_int_equal(cx_testkit_reconfigure(tk, yaml), CX_OK);
 	json_t *reply;
@@ -498,6 +501,7 @@ test_reload(void **unused)
 	assert_null(last_q(last, "diarize"));
 	assert_null(last_q(last, "smart_format"));
 	assert_null(last_q(last, "summarize"));
+	assert_null(last_q(last, "mip_opt_out"));
 	assert_string_equal(last_q(last, "punctuate"), "true");
 	assert_string_equal(json_string_value(json_object_get(last,
 	    "content_type")), "application/octet-stream");
