@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <spawn.h>
@@ -513,6 +514,55 @@ test_reload(void **unused)
 	cx_testkit_free(tk);
 }
 
+typedef struct slow_call {
+	cx_testkit *tk;
+	cx_err e;
+	json_t *reply;
+} slow_call;
+
+static void *
+slow_thread(void *arg)
+{
+	slow_call *sc = arg;
+	sc->e = transcribe(sc->tk, wav_small, "en", "audio/wav", NULL,
+	    &sc->reply);
+	return (NULL);
+}
+
+/* max_concurrent answers busy at once instead of queueing behind a slow
+ * Deepgram; a reload during a request leaves that request its settings. */
+static void
+test_busy_and_reload_in_flight(void **unused)
+{
+	(void) unused;
+	cx_testkit *tk = kit("slow", "max_concurrent: 1\nhttp_timeout: 10s\n");
+	slow_call sc = {.tk = tk};
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, slow_thread, &sc), 0);
+	struct timespec pause = {0, 500 * 1000000L};
+	nanosleep(&pause, NULL); /* the fake is now sitting on the first */
+	expect_err(tk, wav_small, "en", CX_EBUSY, "max_concurrent");
+	char yaml[512];
+	snprintf(yaml, sizeof(yaml), "api_key: %s\napi_base: "
+	    "http://127.0.0.1:%d\nmodel: nova-2\nmax_concurrent: 2\n", KEY,
+	    fake_port);
+	assert_int_equal(cx_testkit_reconfigure(tk, yaml), CX_OK);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	if (sc.e != CX_OK) {
+		fail_msg("in-flight request: %s: %s", cx_strerror(sc.e),
+		    message(sc.reply));
+	}
+	json_decref(sc.reply);
+	json_t *reply;
+	assert_int_equal(transcribe(tk, wav_small, "en", "audio/wav", NULL,
+	                     &reply), CX_OK);
+	json_decref(reply);
+	json_t *last = fake_last();
+	assert_string_equal(last_q(last, "model"), "nova-2");
+	json_decref(last);
+	cx_testkit_free(tk);
+}
+
 static void
 test_bad_requests(void **unused)
 {
@@ -619,6 +669,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_summary_failure),
 	    cmocka_unit_test(test_other_language),
 	    cmocka_unit_test(test_reload),
+	    cmocka_unit_test(test_busy_and_reload_in_flight),
 	    cmocka_unit_test(test_bad_requests),
 	    cmocka_unit_test(test_settings_refused),
 	};
