@@ -9,125 +9,38 @@
  * (http://127.0.0.1:<port>/mode/<m>), which also exercises a base URL
  * with a path.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include <curl/curl.h>
-#include <openssl/evp.h>
 
 #include <callixo/testkit.h>
 #include <callixo/transcription.h>
 
-extern char **environ;
+#include "dg_rig.h"
 
 #define KEY "dg-test-key-0123456789abcdef"
 #define WAIT_MS 20000
 
 static const char *plugin_path, *python, *fake_py;
-static pid_t fake_pid = -1;
-static int fake_stdin = -1;
-static int fake_port;
+static dg_fake fake = {.pid = -1, .stdin_fd = -1};
+#define fake_port (fake.port)
 static char dir[256], wav_small[300], wav_big[300], not_audio[300];
 
-/* -- the fake ------------------------------------------------------------ */
-
-static int
-fake_start(void)
-{
-	int in[2], out[2];
-	if (pipe(in) != 0 || pipe(out) != 0) {
-		return (-1);
-	}
-	posix_spawn_file_actions_t fa;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	posix_spawn_file_actions_addclose(&fa, in[1]);
-	posix_spawn_file_actions_addclose(&fa, out[0]);
-	char *argv[] = {(char *) python, (char *) fake_py, KEY, NULL};
-	int rc = posix_spawn(&fake_pid, python, &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	close(in[0]);
-	close(out[1]);
-	if (rc != 0) {
-		close(in[1]);
-		close(out[0]);
-		return (-1);
-	}
-	fake_stdin = in[1];
-	FILE *f = fdopen(out[0], "r");
-	char line[64] = "";
-	if (f == NULL || fgets(line, sizeof(line), f) == NULL ||
-	    sscanf(line, "PORT %d", &fake_port) != 1) {
-		if (f != NULL) {
-			fclose(f);
-		}
-		return (-1);
-	}
-	fclose(f);
-	return (0);
-}
-
-static void
-fake_stop(void)
-{
-	if (fake_stdin >= 0) {
-		close(fake_stdin); /* the fake exits when its stdin closes */
-		fake_stdin = -1;
-	}
-	if (fake_pid > 0) {
-		int st;
-		waitpid(fake_pid, &st, 0);
-		fake_pid = -1;
-	}
-}
-
-static size_t
-collect(char *p, size_t sz, size_t n, void *arg)
-{
-	char **buf = arg;
-	size_t have = *buf ? strlen(*buf) : 0;
-	char *nb = realloc(*buf, have + sz * n + 1);
-	if (nb == NULL) {
-		return (0);
-	}
-	memcpy(nb + have, p, sz * n);
-	nb[have + sz * n] = '\0';
-	*buf = nb;
-	return (sz * n);
-}
-
-/* What the fake saw in the last /v1/listen request. */
 static json_t *
 fake_last(void)
 {
-	char url[128], *body = NULL;
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/__fake/last",
-	    fake_port);
-	CURL *c = curl_easy_init();
-	assert_non_null(c);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-	assert_int_equal(curl_easy_perform(c), CURLE_OK);
-	curl_easy_cleanup(c);
-	json_t *j = json_loads(body ? body : "", 0, NULL);
-	free(body);
+	json_t *j = dg_fake_last(&fake);
 	assert_non_null(j);
 	return (j);
 }
@@ -139,57 +52,10 @@ last_q(json_t *last, const char *k)
 	    "query"), k)));
 }
 
-/* -- files --------------------------------------------------------------- */
-
-static void
-write_wav(const char *path, int seconds, int rate)
-{
-	FILE *f = fopen(path, "wb");
-	assert_non_null(f);
-	uint32_t n = (uint32_t) (seconds * rate), data = n * 2;
-	uint32_t riff = 36 + data, fmt = 16, byte_rate = (uint32_t) rate * 2;
-	uint32_t r = (uint32_t) rate;
-	uint16_t pcm = 1, ch = 1, align = 2, bits = 16;
-	fwrite("RIFF", 1, 4, f);
-	fwrite(&riff, 4, 1, f);
-	fwrite("WAVEfmt ", 1, 8, f);
-	fwrite(&fmt, 4, 1, f);
-	fwrite(&pcm, 2, 1, f);
-	fwrite(&ch, 2, 1, f);
-	fwrite(&r, 4, 1, f);
-	fwrite(&byte_rate, 4, 1, f);
-	fwrite(&align, 2, 1, f);
-	fwrite(&bits, 2, 1, f);
-	fwrite("data", 1, 4, f);
-	fwrite(&data, 4, 1, f);
-	for (uint32_t i = 0; i < n; i++) {
-		int16_t s = (int16_t) (6000 * sin(2 * M_PI * 440.0 * i / rate) +
-		    (i * 7919u % 97));
-		fwrite(&s, 2, 1, f);
-	}
-	assert_int_equal(fclose(f), 0);
-}
-
 static void
 sha256_hex(const char *path, char out[65])
 {
-	unsigned char buf[65536], md[32];
-	unsigned int mdlen = 0;
-	FILE *f = fopen(path, "rb");
-	assert_non_null(f);
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	assert_non_null(ctx);
-	assert_int_equal(EVP_DigestInit_ex(ctx, EVP_sha256(), NULL), 1);
-	size_t n;
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
-		assert_int_equal(EVP_DigestUpdate(ctx, buf, n), 1);
-	}
-	assert_int_equal(EVP_DigestFinal_ex(ctx, md, &mdlen), 1);
-	EVP_MD_CTX_free(ctx);
-	fclose(f);
-	for (unsigned i = 0; i < 32; i++) {
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-	}
+	assert_int_equal(dg_sha256_hex(path, out), 0);
 }
 
 /* -- the kit ------------------------------------------------------------- */
@@ -624,8 +490,10 @@ setup(void **unused)
 	snprintf(wav_small, sizeof(wav_small), "%s/small.wav", dir);
 	snprintf(wav_big, sizeof(wav_big), "%s/big.wav", dir);
 	snprintf(not_audio, sizeof(not_audio), "%s/notes.wav", dir);
-	write_wav(wav_small, 3, 8000);
-	write_wav(wav_big, 200, 16000); /* 6.4 MB */
+	if (dg_write_wav(wav_small, 3, 8000) != 0 ||
+	    dg_write_wav(wav_big, 200, 16000) != 0) { /* 6.4 MB */
+		return (-1);
+	}
 	FILE *f = fopen(not_audio, "w");
 	if (f == NULL) {
 		return (-1);
@@ -633,14 +501,14 @@ setup(void **unused)
 	fputs("these are meeting notes, not audio\n", f);
 	fclose(f);
 	signal(SIGPIPE, SIG_IGN);
-	return (fake_start());
+	return (dg_fake_start(&fake, python, fake_py, KEY));
 }
 
 static int
 teardown(void **unused)
 {
 	(void) unused;
-	fake_stop();
+	dg_fake_stop(&fake);
 	unlink(wav_small);
 	unlink(wav_big);
 	unlink(not_audio);
