@@ -34,10 +34,8 @@ hexval(char h)
 	return (-1);
 }
 
-/* The first value of `key` in a query string, percent- and '+'-decoded
- * into out. 1 found, 0 absent, -1 malformed or too long. */
-static int
-qparam(const char *q, const char *key, char *out, size_t outsz)
+int
+cxi_api_qparam(const char *q, const char *key, char *out, size_t outsz)
 {
 	size_t klen = strlen(key);
 	while (q != NULL && *q != '\0') {
@@ -76,8 +74,8 @@ static bool
 paging(cxi_actx *c, char *cursor, size_t cursz, bool *has_cursor, int *limit)
 {
 	char lim[16];
-	int r1 = qparam(c->req->query, "cursor", cursor, cursz);
-	int r2 = qparam(c->req->query, "limit", lim, sizeof(lim));
+	int r1 = cxi_api_qparam(c->req->query, "cursor", cursor, cursz);
+	int r2 = cxi_api_qparam(c->req->query, "limit", lim, sizeof(lim));
 	char *end = NULL;
 	long v = r2 == 1 ? strtol(lim, &end, 10) : 50;
 	if (r1 < 0 || r2 < 0 || (r2 == 1 && (*end != '\0' || v < 1 ||
@@ -158,7 +156,7 @@ staff_calls(cxi_actx *c)
 	}
 	memcpy(target, p, idlen);
 	target[idlen] = '\0';
-	int r = qparam(c->req->query, "reason", reason, sizeof(reason));
+	int r = cxi_api_qparam(c->req->query, "reason", reason, sizeof(reason));
 	if (r != 1 || utf8_chars(reason) < REASON_MIN_CHARS ||
 	    strlen(reason) > REASON_MAX_BYTES) {
 		cxi_api_error(c, 400, "reason_required", "give ?reason= with "
