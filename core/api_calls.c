@@ -257,6 +257,14 @@ static void
 calls_get(cxi_actx *c)
 {
 	char id[72];
+	/* One subtree route serves the collection too: a route ending in
+	 * "/" also answers the path without it, and would win over an
+	 * exact "/calls" (longer template). */
+	if (strcmp(c->req->path, "/v1/calls") == 0 ||
+	    strcmp(c->req->path, CALLS_PATH) == 0) {
+		calls_list(c);
+		return;
+	}
 	if (!cxi_api_auth(c) || calling(c) == NULL) {
 		return;
 	}
@@ -278,17 +286,10 @@ calls_get(cxi_actx *c)
 	}
 }
 
-CXI_API_HANDLER(h_calls_list, calls_list)
-CXI_API_HANDLER(h_calls_get, calls_get)
+CXI_API_HANDLER(h_calls, calls_get)
 
 cx_err
 cxi_api_calls_routes(cxi_api *a)
 {
-	cx_err rv = cxi_http_api_route_add(a->http, "GET", "/calls",
-	    h_calls_list, a);
-	if (rv != CX_OK) {
-		return (rv);
-	}
-	return (cxi_http_api_route_add(a->http, "GET", "/calls/", h_calls_get,
-	    a));
+	return (cxi_http_api_route_add(a->http, "GET", "/calls/", h_calls, a));
 }
