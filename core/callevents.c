@@ -19,7 +19,6 @@
 #include "log.h"
 
 #define SWEEP_MS 1000
-#define SWEEP_BATCH 200
 
 json_t *
 ce_msg(const char *why)
@@ -187,7 +186,7 @@ event_in(cxi_callevents *ev, const cx_msg *req, json_t **reply)
 		    prov, j.why[0] ? j.why : err.message);
 		json_decref(j.after.publish);
 		*reply = ce_msg("the event could not be stored");
-		return (rv == CX_EINVAL ? CX_EIO : rv);
+		return (rv);
 	}
 	ce_after_flush(ev, &j.after);
 	*reply = json_pack("{s:b}", "duplicate", j.duplicate);

@@ -171,6 +171,19 @@ open_inside(const char *dir, const char *path, const char *ctype, int *fd,
 		    "regular file");
 		return (CX_EDENIED);
 	}
+	/* A directory on the way may have been swapped for a symlink
+	 * between realpath and open: check what was really opened. */
+	char fdp[64], real[PATH_MAX];
+	snprintf(fdp, sizeof(fdp), "/proc/self/fd/%d", *fd);
+	ssize_t rl = readlink(fdp, real, sizeof(real) - 1);
+	if (rl <= 0 || (size_t) rl <= n || strncmp(real, rdir, n) != 0 ||
+	    real[n] != '/') {
+		close(*fd);
+		*fd = -1;
+		snprintf(why, whylen, "the recording is not inside the "
+		    "plugin's data dir");
+		return (CX_EDENIED);
+	}
 	if (st.st_size > CXI_RECORDING_MAX_BYTES || !magic_ok(*fd, ctype)) {
 		close(*fd);
 		*fd = -1;

@@ -23,7 +23,6 @@
 #include "log.h"
 
 #define LOOK_MS 5000
-#define BATCH 20
 
 static ce_backoff *
 backoff_of(cxi_callevents *ev, const char *call, bool make)

@@ -235,3 +235,19 @@ rig_wait_col(rig *r, const char *id, const char *col, int ms)
 	}
 	return (false);
 }
+
+void
+rig_restart(rig *r, const char *tr_json)
+{
+	char why[256] = "";
+	cxi_callevents_stop(r->cl.events);
+	r->cl.events = NULL;
+	if (tr_json != NULL && r->cfg.n_plugins == 3) {
+		conf(&r->pc[3], "testtr", rig_tr, CX_KIND_TRANSCRIPTION,
+		    json_loads(tr_json, 0, NULL));
+		r->cfg.n_plugins = 4;
+		assert_int_equal(cxi_manager_apply(r->mgr, &r->cfg, NULL), 0);
+	}
+	assert_int_equal(cxi_callevents_start(&r->cl.events, &r->cl, why,
+	                     sizeof(why)), CX_OK);
+}

@@ -51,6 +51,10 @@ json_t *rig_event(const char *event_id, const char *call_id, int seq,
     const char *status);
 /* Writes a WAV of `n` payload bytes to path; returns its size. */
 long rig_wav(const char *path, size_t n);
+/* Stops the call events runtime and starts a new one on the same
+ * store, as a daemon restart does; with tr_json, the transcription
+ * plugin is added first. */
+void rig_restart(rig *r, const char *tr_json);
 /* Polls until the call's column is non-NULL, up to ms. */
 bool rig_wait_col(rig *r, const char *id, const char *col, int ms);
 

@@ -534,6 +534,41 @@ test_transcription_retry(void **state)
 	rig_free(r);
 }
 
+/* Work is found in the store, not in memory: a call that was waiting
+ * when the runtime stopped is transcribed by the next one, and a
+ * pending provider event is applied by the next one's sweeper. */
+static void
+test_restart(void **state)
+{
+	(void) state;
+	rig *r = rig_new(NULL);
+	char *call = rig_call(r, NULL, NULL);
+	send_completed(r, call, "r1", 3, false);
+	char path[300];
+	snprintf(path, sizeof(path), "%s/r.wav", r->teldir);
+	rig_wav(path, 3000);
+	assert_int_equal(rig_send(r, "call.recording", rec_req(call, path,
+	                     "audio/wav"), NULL), CX_OK);
+	json_t *ev = json_pack("{s:i, s:s, s:s, s:s, s:i, s:s}", "v", 1,
+	    "provider", "testtel", "event_id", "r-late", "provider_call_id",
+	    "PC-R", "seq", 1, "status", "ringing");
+	assert_int_equal(rig_send(r, "call.event", ev, NULL), CX_OK);
+	json_t *row = rig_get_call(r, call);
+	assert_true(json_is_null(json_object_get(row, "transcript")));
+	json_decref(row);
+	rig_restart(r, "{\"fail_first\":0, \"refuse\":false}");
+	char *late = rig_call(r, NULL, "PC-R");
+	assert_true(rig_wait_col(r, call, "transcript", 10000));
+	assert_true(rig_wait_col(r, late, "started_at", 5000));
+	row = rig_get_call(r, late);
+	assert_string_equal(S(row, "status"), "ringing");
+	json_decref(row);
+	assert_int_equal(deliveries(r, call, "call.analyzed"), 1);
+	free(late);
+	free(call);
+	rig_free(r);
+}
+
 static void
 test_credentials(void **state)
 {
@@ -579,6 +614,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_transcription),
 	    cmocka_unit_test(test_transcription_refused),
 	    cmocka_unit_test(test_transcription_retry),
+	    cmocka_unit_test(test_restart),
 	    cmocka_unit_test(test_credentials),
 	};
 	return (cmocka_run_group_tests(tests, NULL, NULL));
