@@ -54,7 +54,9 @@ rig_new(const char *tr_json)
 	char ns[16], why[256] = "";
 	rig *r = calloc(1, sizeof(*r));
 	snprintf(ns, sizeof(ns), "ce%d", seq++);
-	snprintf(r->dir, sizeof(r->dir), "/tmp/cxceXXXXXX");
+	const char *tmp = getenv("TMPDIR");
+	snprintf(r->dir, sizeof(r->dir), "%s/cxceXXXXXX",
+	    tmp != NULL && strlen(tmp) < 40 ? tmp : P_tmpdir);
 	assert_non_null(mkdtemp(r->dir));
 	assert_int_equal(cxi_bus_open(&r->bus, ns, NULL), 0);
 	cxi_manager_opts mo = {.bus = r->bus, .bus_ns = ns,

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,6 +193,63 @@ test_bad_fields(void **state)
 	json_decref(reply);
 	assert_int_equal(rig_count(r, "SELECT COUNT(*) FROM provider_events "
 	                              "WHERE $1 = $1", "x"), 0);
+	free(call);
+	rig_free(r);
+}
+
+/* Many events of one call at once, as a provider's burst of callbacks
+ * lands on several bus workers: each is stored once, and the call ends
+ * where the highest seq puts it. */
+typedef struct burst {
+	rig *r;
+	const char *call;
+	int first;
+} burst;
+
+static void *
+burst_run(void *arg)
+{
+	burst *b = arg;
+	static const char *const st[] = {"ringing", "in_progress"};
+	for (int i = b->first; i < 40; i += 4) {
+		char eid[32];
+		snprintf(eid, sizeof(eid), "burst-%d", i);
+		json_t *ev = rig_event(eid, b->call, i, i == 39 ? "completed" :
+		    st[i % 2]);
+		if (rig_send(b->r, "call.event", ev, NULL) != CX_OK) {
+			return ((void *) 1);
+		}
+	}
+	return (NULL);
+}
+
+static void
+test_concurrent(void **state)
+{
+	(void) state;
+	rig *r = rig_new(NULL);
+	char *call = rig_call(r, NULL, NULL);
+	pthread_t t[4];
+	burst b[4];
+	for (int i = 0; i < 4; i++) {
+		b[i] = (burst) {r, call, i};
+		assert_int_equal(pthread_create(&t[i], NULL, burst_run, &b[i]),
+		    0);
+	}
+	for (int i = 0; i < 4; i++) {
+		void *rv;
+		assert_int_equal(pthread_join(t[i], &rv), 0);
+		assert_null(rv);
+	}
+	json_t *row = rig_get_call(r, call);
+	assert_string_equal(S(row, "status"), "completed");
+	assert_int_equal(I(row, "seq"), 39);
+	json_decref(row);
+	assert_int_equal(rig_count(r, "SELECT COUNT(*) FROM provider_events "
+	                              "WHERE call_id = $1 AND processed_at IS "
+	                              "NOT NULL", call), 40);
+	assert_int_equal(deliveries(r, call, "call.started"), 1);
+	assert_int_equal(deliveries(r, call, "call.completed"), 1);
 	free(call);
 	rig_free(r);
 }
@@ -606,6 +664,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_unknown_call_later),
 	    cmocka_unit_test(test_forged_provider),
 	    cmocka_unit_test(test_bad_fields),
+	    cmocka_unit_test(test_concurrent),
 	    cmocka_unit_test(test_recording_refused),
 	    cmocka_unit_test(test_recording_roundtrip),
 	    cmocka_unit_test(test_range_parse),
