@@ -160,6 +160,18 @@ json_t *cxi_api_session_account(cxi_actx *c);
  * error set (api_totp.c). */
 bool cxi_api_mfa_login(cxi_actx *c, const json_t *row, json_t **extra);
 
+/* The first value of `key` in a query string, percent- and '+'-decoded
+ * into out (valid UTF-8, no NUL). 1 found, 0 absent, -1 malformed or
+ * too long. */
+int cxi_api_qparam(const char *q, const char *key, char *out, size_t outsz);
+
+/* api_calls.c: its routes, and the answers staff access reuses once it
+ * has written its audit row (account: the call's owner). */
+cx_err cxi_api_calls_routes(cxi_api *a);
+void cxi_api_call_show(cxi_actx *c, const char *account, const char *id);
+void cxi_api_call_recording(cxi_actx *c, const char *account,
+    const char *id);
+
 /* Routes of api_accounts.c, api_me.c, api_totp.c and api_staff.c. */
 cx_err cxi_api_accounts_routes(cxi_api *a);
 cx_err cxi_api_me_routes(cxi_api *a);
