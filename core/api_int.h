@@ -137,10 +137,6 @@ bool cxi_api_policy(cxi_actx *c, const char *type, const char *account_id,
 /* The account as the API shows it (never the password hash). */
 json_t *cxi_api_account_view(const json_t *row);
 
-/* The first value of `key` in a query string, percent- and '+'-decoded
- * into out (api_staff.c). 1 found, 0 absent, -1 malformed or too long. */
-int cxi_api_qparam(const char *q, const char *key, char *out, size_t outsz);
-
 /* Routes of api_webhooks.c and api_webhook_deliveries.c; the calling
  * runtime, or NULL with 503 set (webhooks need its sender). */
 cx_err cxi_api_webhooks_routes(cxi_api *a);
@@ -175,6 +171,18 @@ json_t *cxi_api_session_account(cxi_actx *c);
  * on (with *extra, may be NULL, merged into the answer), false with the
  * error set (api_totp.c). */
 bool cxi_api_mfa_login(cxi_actx *c, const json_t *row, json_t **extra);
+
+/* The first value of `key` in a query string, percent- and '+'-decoded
+ * into out (valid UTF-8, no NUL). 1 found, 0 absent, -1 malformed or
+ * too long. */
+int cxi_api_qparam(const char *q, const char *key, char *out, size_t outsz);
+
+/* api_calls.c: its routes, and the answers staff access reuses once it
+ * has written its audit row (account: the call's owner). */
+cx_err cxi_api_calls_routes(cxi_api *a);
+void cxi_api_call_show(cxi_actx *c, const char *account, const char *id);
+void cxi_api_call_recording(cxi_actx *c, const char *account,
+    const char *id);
 
 /* Routes of api_accounts.c, api_me.c, api_totp.c and api_staff.c. */
 cx_err cxi_api_accounts_routes(cxi_api *a);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "callevents.h"
 #include "calling.h"
 #include "log.h"
 
@@ -39,11 +40,14 @@ cxi_calling_start(cxi_calling **out, cxi_manager *mgr, cxi_http *http,
 	    .backoff_max_ms = cfg->hooks_backoff_max_ms,
 	    .workers = cfg->hooks_workers,
 	};
-	cx_err rv = cxi_outhooks_start(&c->hooks, c, why, whylen);
+	/* Events first: once calls can be placed, a provider's callback
+	 * must find its handler. Then customer webhooks. */
+	cx_err rv = cxi_callevents_start(&c->events, c, why, whylen);
+	if (rv == CX_OK) {
+		rv = cxi_outhooks_start(&c->hooks, c, why, whylen);
+	}
 	if (rv != CX_OK) {
-		sodium_memzero(c->master_key, sizeof(c->master_key));
-		free(c->data_dir);
-		free(c);
+		cxi_calling_stop(c);
 		return (rv);
 	}
 	cxi_api_set_calling(api, c);
@@ -59,6 +63,8 @@ cxi_calling_stop(cxi_calling *c)
 	}
 	cxi_api_set_calling(c->api, NULL);
 	cxi_outhooks_stop(c->hooks);
+	/* Events last: the dialer and outhooks may still report to it. */
+	cxi_callevents_stop(c->events);
 	sodium_memzero(c->master_key, sizeof(c->master_key));
 	free(c->data_dir);
 	free(c);
