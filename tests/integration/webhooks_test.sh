@@ -10,7 +10,9 @@
 #      the first two requests gets three attempts with backoff, all in the
 #      attempt log; resend; a never-answering endpoint ends 'failed'
 #      after max_age; a slow endpoint times out without holding up
-#      another; a redirect is not followed; secret rotation; vault rotate; IDOR; API key scopes; and
+#      another; a call finished through the testtel plugin reaches its
+#      endpoints as call.started/analyzed/completed; a redirect is not
+#      followed; secret rotation; vault rotate; IDOR; API key scopes; and
 #      no secret in the daemon log or in clear in the database.
 . "$(dirname "$0")/lib.sh"
 
@@ -23,6 +25,7 @@ LOG=$TMP/daemon.log
 DB=$TMP/data/plugins/sqlite/callixo.db
 RD=$TMP/receiver
 export CALLIXO_ADMIN_SOCKET=$TMP/data/admin.sock
+export SEED_DB=$DB SEED_BASE=$BASE
 unset CALLIXO_VAULT_KEYS
 mkdir -p "$RD"
 
@@ -46,6 +49,12 @@ plugins:
   - name: sqlite
     kind: storage
     required: true
+  - name: fs
+    kind: blob
+    required: true
+  - name: testtel
+    kind: telephony
+    path: $BUILD/tests/callevents/testtel.so
 YAML
 }
 
@@ -78,6 +87,12 @@ except (OSError, ValueError):
 d[sys.argv[2]] = int(sys.argv[3])
 json.dump(d, open(sys.argv[1], "w"))
 PY
+}
+# pycheck DESC CMD...: check, showing what the command said on failure
+pycheck() {
+	local d=$1 out
+	shift
+	if out=$("$@" 2>&1); then ok "$d"; else not_ok "$d"; sed 's/^/# /' <<<"$out"; fi
 }
 # wait_state ID STATE [SECONDS] [MIN_ATTEMPTS]: poll the delivery (as A)
 wait_state() {
@@ -290,6 +305,44 @@ for _ in $(seq 1 40); do
 done
 check "slow endpoint: the attempt is logged as a timeout" test "$ok_to" = 1
 req PATCH "/v1/webhooks/$ES" '{"active":false}' -H "$(ck "$A")" >/dev/null
+
+# ---- a real call: call.started, call.analyzed, call.completed ----
+A_ID=$(sql "SELECT id FROM accounts WHERE email = 'ada@example.com'")
+r=$(req POST /v1/webhooks "{\"url\":\"$RURL/calls\"}" -H "$(ck "$A")")
+EC=$(field "$r" id)
+secret_for /calls "$(field "$r" secret)"
+r=$(req POST /v1/webhooks "{\"url\":\"$RURL/done\",\"events\":[\"call.completed\"]}" -H "$(ck "$A")")
+ED=$(field "$r" id)
+secret_for /done "$(field "$r" secret)"
+CALL=$($PY "$SRC/tests/integration/seed_call.py" call "$A_ID" 2>"$TMP/seed.err")
+check "a call finished through the testtel plugin" test -n "$CALL"
+got3=0
+for _ in $(seq 1 50); do
+	[ "$(received /calls)" -ge 3 ] && [ "$(received /done)" -ge 1 ] && { got3=1; break; }
+	sleep 0.2
+done
+check "the call's three events reached the all-events endpoint" test "$got3" = 1
+pycheck "call events: signed, typed, with the call id" $PY -c 'import base64, json, sys
+r = [json.loads(l) for l in open(sys.argv[1]) if json.loads(l)["path"] == "/calls"]
+types = sorted(x["headers"]["Callixo-Event-Type"] for x in r)
+assert types == ["call.analyzed", "call.completed", "call.started"], types
+for x in r:
+    p = json.loads(base64.b64decode(x["body"]))
+    assert x["sig_ok"] and p["type"] == x["headers"]["Callixo-Event-Type"], x
+    assert p["data"]["id"] == sys.argv[2] and p["id"] == x["headers"]["Callixo-Event-Id"], p
+c = [json.loads(base64.b64decode(x["body"]))["data"] for x in r
+     if x["headers"]["Callixo-Event-Type"] == "call.completed"][0]
+# the artifacts it has (this seeded call has no campaign asking for a
+# recording, so call.completed does not wait for one: callfinish.c)
+assert c["status"] == "completed" and c["outcome"] == "answered", c
+assert c["transcript"]["text"] == "agent: hello" and c["summary"] == "greeted the lead", c' \
+	"$RD/requests.jsonl" "$CALL"
+check "the call.completed-only endpoint got just that one" $PY -c 'import json, sys
+r = [json.loads(l) for l in open(sys.argv[1]) if json.loads(l)["path"] == "/done"]
+assert [x["headers"]["Callixo-Event-Type"] for x in r] == ["call.completed"], r
+assert r[0]["sig_ok"]' "$RD/requests.jsonl"
+r=$(req GET "/v1/webhooks/$EC/deliveries?state=delivered" '' -H "$(ck "$A")")
+check "the deliveries carry the call id" test "$(grep -o "\"call_id\":\"$CALL\"" <<<"$r" | wc -l)" = 3
 
 # ---- redirects are not followed ----
 r=$(req POST /v1/webhooks "{\"url\":\"$RURL/redir\"}" -H "$(ck "$A")")
