@@ -39,6 +39,7 @@ cxi_calling_start(cxi_calling **out, cxi_manager *mgr, cxi_http *http,
 	    .backoff_ms = cfg->hooks_backoff_ms,
 	    .backoff_max_ms = cfg->hooks_backoff_max_ms,
 	    .workers = cfg->hooks_workers,
+	    .retention_days = cfg->hooks_retention_days,
 	};
 	/* Events first: once calls can be placed, a provider's callback
 	 * must find its handler. Then customer webhooks. */

@@ -88,6 +88,7 @@ typedef struct cxi_config {
 	int hooks_backoff_ms;     /* webhooks.backoff: first retry delay */
 	int hooks_backoff_max_ms; /* webhooks.backoff_max */
 	int hooks_workers;        /* webhooks.workers */
+	int hooks_retention_days; /* webhooks.retention_days */
 } cxi_config;
 
 /* Reads the descriptor of the plugin at `path` without running any of its

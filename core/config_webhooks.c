@@ -10,6 +10,7 @@
  *     backoff: 30s           # first retry delay, doubled each time
  *     backoff_max: 1h        # ... up to this (both +-20% jitter)
  *     workers: 4             # attempts in flight at once
+ *     retention_days: 30     # finished deliveries are then deleted
  *
  * The two allow_ switches exist for tests and local setups; on a
  * production host they would let any account reach internal services
@@ -22,7 +23,7 @@ void
 cxi_cfg_webhooks(cxi_cctx *cc, cxi_config *cfg, const cxi_ynode *wh)
 {
 	static const char *const keys[] = {"allow_private", "allow_http",
-	    "timeout", "max_age", "backoff", "backoff_max", "workers", NULL};
+	    "timeout", "max_age", "backoff", "backoff_max", "workers", "retention_days", NULL};
 	long long v;
 
 	cfg->hooks_allow_private = false;
@@ -32,6 +33,7 @@ cxi_cfg_webhooks(cxi_cctx *cc, cxi_config *cfg, const cxi_ynode *wh)
 	cfg->hooks_backoff_ms = 30 * 1000;
 	cfg->hooks_backoff_max_ms = 3600 * 1000;
 	cfg->hooks_workers = 4;
+	cfg->hooks_retention_days = 30;
 	if (cxi_cfg_map(cc, wh, "webhooks") <= 0) {
 		return;
 	}
@@ -55,5 +57,8 @@ cxi_cfg_webhooks(cxi_cctx *cc, cxi_config *cfg, const cxi_ynode *wh)
 	}
 	if (cxi_cfg_int(cc, wh, "workers", 1, 64, &v) == 1) {
 		cfg->hooks_workers = (int) v;
+	}
+	if (cxi_cfg_int(cc, wh, "retention_days", 1, 3650, &v) == 1) {
+		cfg->hooks_retention_days = (int) v;
 	}
 }

@@ -33,6 +33,8 @@
 /* A claim outlives the attempt by this much before another may take it. */
 #define LEASE_MARGIN_MS 30000
 #define SCAN_MAX 64
+/* How often finished deliveries past the retention are deleted. */
+#define PURGE_EVERY_MS (3600 * 1000)
 #define ID_MAX CXI_OUTHOOKS_ID_MAX
 
 /* ---- claiming ---- */
@@ -142,14 +144,51 @@ sched_pass(cxi_outhooks *h)
 	pthread_mutex_unlock(&h->mu);
 }
 
+/* Delivered and failed deliveries (with their attempts, by cascade) are
+ * kept retention_days after their last change, then deleted, so the
+ * log does not grow without bound. Any daemon may do it; it is
+ * idempotent. */
+static void
+purge(cxi_outhooks *h)
+{
+	cxi_db db;
+	cxi_dbc c;
+	int64_t gone = 0;
+	int64_t before = cxi_repo_now_ms() -
+	    (int64_t) h->cf.retention_days * 86400 * 1000;
+	if (!cxi_manager_db_hold(h->cl->mgr, &db)) {
+		return;
+	}
+	if (cxi_db_acquire(&db, 2000, &c) == CX_OK) {
+		cx_db_value p[] = {CX_DB_V_INT(before)};
+		if (cxi_db_exec(&c, "DELETE FROM webhook_deliveries WHERE state "
+		                    "IN ('delivered', 'failed') AND updated_at < $1",
+		        p, 1, NULL, &gone) != CX_OK) {
+			cxi_warn("webhooks", "cannot delete old deliveries: %s",
+			    c.err.message);
+		}
+		cxi_db_release(&c);
+	}
+	cxi_manager_unhold(h->cl->mgr);
+	if (gone > 0) {
+		cxi_info("webhooks", "deleted %" PRId64 " deliveries finished "
+		    "more than %d days ago", gone, h->cf.retention_days);
+	}
+}
+
 static void *
 sched_main(void *arg)
 {
 	cxi_outhooks *h = arg;
+	int64_t purged = 0;
 	pthread_mutex_lock(&h->mu);
 	while (!h->stopping) {
 		h->kicked = false;
 		pthread_mutex_unlock(&h->mu);
+		if (cxi_repo_now_ms() - purged >= PURGE_EVERY_MS) {
+			purge(h);
+			purged = cxi_repo_now_ms();
+		}
 		sched_pass(h);
 		pthread_mutex_lock(&h->mu);
 		if (h->stopping || h->kicked) {

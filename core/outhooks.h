@@ -49,6 +49,7 @@ typedef struct cxi_outhooks_conf {
 	int64_t backoff_ms; /* first retry delay, doubled each time */
 	int64_t backoff_max_ms;
 	int workers;
+	int retention_days; /* finished deliveries are deleted after it */
 } cxi_outhooks_conf;
 
 /* Queues `type` for every active endpoint of `account` whose events list

@@ -385,11 +385,19 @@ check "after rotation: the new secret verifies" wait_state "$D3" delivered 10
 OLDENC=$(sql "SELECT secret_enc FROM webhook_endpoints WHERE id='$E1'")
 NEWKEY=$($PY -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())')
 stop_daemon
+# A delivery finished long ago is purged at the next start (retention).
+$PY -c 'import sqlite3, sys
+c = sqlite3.connect(sys.argv[1], timeout=10)
+c.execute("UPDATE webhook_deliveries SET updated_at = 1000 WHERE id = ?", (sys.argv[2],))
+c.commit()' "$DB" "$D0"
 OLDKEY=$(tr -d '\n' <"$TMP/data/vault.keys")
 printf '%s\n%s\n' "$NEWKEY" "$OLDKEY" >"$TMP/data/vault.keys"
 LOG3=$TMP/daemon3.log
 start_daemon "$CONF" "$LOG3"
 check "daemon restarts with a new first vault key" wait_for "$LOG3" "msg=ready" 20
+check "retention: the old delivery is gone" wait_for "$LOG3" "deleted 1 deliveries finished more than 30 days ago" 5
+check "retention: its attempts too" test "$(sql "SELECT COUNT(*) FROM webhook_attempts WHERE delivery_id='$D0'")" = 0
+check "retention: recent ones stay" test "$(sql "SELECT COUNT(*) FROM webhook_deliveries WHERE id='$D1'")" = 1
 out=$("$CTL" vault rotate 2>&1)
 check "vault rotate: the endpoints' secrets are rotated too" test "$(sql "SELECT secret_enc FROM webhook_endpoints WHERE id='$E1'")" != "$OLDENC"
 check "vault rotate: nothing unreadable" test "$(grep -c unreadable <<<"$out")" = 0
