@@ -117,8 +117,32 @@ pick(sbx_rng *r, const char *const *opts, size_t n)
 	return (opts[sbx_rng_next(r) % n]);
 }
 
+/* The middle of a longer conversation: pairs of agent and callee lines,
+ * taken in turn until the call has its length. */
+static const char *const more_yes[][2] = {
+    {"It takes about ten minutes to set up, and there is nothing to "
+     "install.", "How much does it cost?"},
+    {"The first month is free, then there is a monthly plan sized to your "
+     "needs.", "Does it work with what we already use?"},
+    {"Yes, it connects to the usual tools, and we help with the move.",
+     "Can you send me something in writing?"},
+    {"Of course. I will email you a short overview today.",
+     "Good, I will have a look at it this week."},
+};
+static const char *const more_no[][2] = {
+    {"May I ask what you use today?",
+     "We already have something that works for us."},
+    {"That makes sense. Would a short comparison be useful later on?",
+     "Not really, we are happy with it."},
+    {"Understood. Should I take you off our list?",
+     "Yes, please do not call again about this."},
+};
+
+#define CLOSING_MS 9000 /* about what the closing lines take */
+
 static void
-answered(json_t *sc, json_t *utt, const json_t *req, sbx_rng *r, int64_t *t)
+answered(json_t *sc, json_t *utt, const json_t *req, sbx_rng *r, int64_t *t,
+    int64_t target)
 {
 	const char *name = var(req, "name") ? var(req, "name") :
 	                                      var(req, "first_name");
@@ -152,6 +176,15 @@ answered(json_t *sc, json_t *utt, const json_t *req, sbx_rng *r, int64_t *t)
 	say(utt, "agent", fmt("I am calling about %s. Would you be interested "
 	    "in hearing more?", topic), t);
 	say(utt, "user", fmt("%s", reply), t);
+	size_t nmore = interested ? sizeof(more_yes) / sizeof(more_yes[0]) :
+	                            sizeof(more_no) / sizeof(more_no[0]);
+	for (size_t i = 0; target > 0 && *t + CLOSING_MS < target &&
+	     i < 4 * nmore; i++) {
+		const char *const *pair = interested ? more_yes[i % nmore] :
+		                                       more_no[i % nmore];
+		say(utt, "agent", fmt("%s", pair[0]), t);
+		say(utt, "user", fmt("%s", pair[1]), t);
+	}
 	say(utt, "agent", interested ?
 	    fmt("Great. I will send you the details and a colleague will "
 	        "follow up%s%s.", name ? " with you, " : "", name ? name : "") :
@@ -283,7 +316,7 @@ sbx_script_make(const json_t *req, sbx_outcome oc, int64_t seed,
 	if (oc == SBX_VOICEMAIL) {
 		voicemail(sc, utt, req, &t);
 	} else {
-		answered(sc, utt, req, &r, &t);
+		answered(sc, utt, req, &r, &t, talk_ms);
 	}
 	int64_t natural = t > TURN_GAP_MS ? t - TURN_GAP_MS + UTTER_PAD_MS : t;
 	if (oc == SBX_ANSWERED) {

@@ -479,13 +479,13 @@ call_new(const sbx_config *cfg, const char *account, const json_t *req)
 	new_pcid(c->pcid, sizeof(c->pcid));
 	sbx_outcome oc = sbx_pick_outcome(cfg->weights, cfg->seed, id);
 	int64_t vm_ms = 0;
-	if (oc == SBX_VOICEMAIL || oc == SBX_ANSWERED) {
+	if (oc == SBX_VOICEMAIL) {
+		/* A voicemail lasts as long as greeting, beep and message. */
 		c->script = sbx_script_make(req, oc, cfg->seed, id, 0);
 		vm_ms = sbx_script_length(c->script);
 	}
 	sbx_plan_make(cfg, id, req, vm_ms, &c->plan);
 	if (oc == SBX_ANSWERED) {
-		json_decref(c->script);
 		c->script = sbx_script_make(req, oc, cfg->seed, id,
 		    c->plan.talk_ms);
 	}
