@@ -25,7 +25,13 @@ struct sbx_journal {
 	size_t n, cap;
 	json_t *by_pcid; /* pcid -> index */
 	json_t *by_call; /* call_id -> index of its newest record */
+	size_t lines;    /* lines in the file */
 };
+
+/* Rewrite the file once it holds this many lines per call (and a floor),
+ * so a long run does not grow it without bound. */
+#define SBX_COMPACT_RATIO 4
+#define SBX_COMPACT_MIN 4096
 
 static bool
 copy_str(char *dst, size_t cap, const json_t *v)
@@ -165,27 +171,11 @@ load(sbx_journal *j, size_t *bad)
 	return (rv);
 }
 
+/* Writes one line per call to a temporary file and renames it over the
+ * journal. Record indices do not change. */
 static cx_err
-compact(sbx_journal *j, int64_t now_ms, int64_t max_age_ms)
+rewrite(sbx_journal *j)
 {
-	sbx_record *old = j->recs;
-	size_t n = j->n;
-	j->recs = NULL;
-	j->cap = 0;
-	reset(j);
-	cx_err rv = CX_OK;
-	for (size_t i = 0; rv == CX_OK && i < n; i++) {
-		const sbx_record *r = &old[i];
-		bool done = !sbx_status_live((sbx_status) r->status) &&
-		    r->acked == r->seq;
-		if (!done || r->updated_ms >= now_ms - max_age_ms) {
-			rv = put_mem(j, r, NULL);
-		}
-	}
-	free(old);
-	if (rv != CX_OK) {
-		return (rv);
-	}
 	char tmp[4096];
 	snprintf(tmp, sizeof(tmp), "%s.tmp", j->path);
 	FILE *f = fopen(tmp, "w");
@@ -206,7 +196,31 @@ compact(sbx_journal *j, int64_t now_ms, int64_t max_age_ms)
 		unlink(tmp);
 		return (CX_EIO);
 	}
+	j->lines = j->n;
 	return (CX_OK);
+}
+
+/* Drops finished calls older than max_age (only at open: live calls hold
+ * record indices afterwards). */
+static cx_err
+prune(sbx_journal *j, int64_t now_ms, int64_t max_age_ms)
+{
+	sbx_record *old = j->recs;
+	size_t n = j->n;
+	j->recs = NULL;
+	j->cap = 0;
+	reset(j);
+	cx_err rv = CX_OK;
+	for (size_t i = 0; rv == CX_OK && i < n; i++) {
+		const sbx_record *r = &old[i];
+		bool done = !sbx_status_live((sbx_status) r->status) &&
+		    r->acked == r->seq;
+		if (!done || r->updated_ms >= now_ms - max_age_ms) {
+			rv = put_mem(j, r, NULL);
+		}
+	}
+	free(old);
+	return (rv);
 }
 
 cx_err
@@ -223,8 +237,8 @@ sbx_journal_open(const char *dir, int64_t now_ms, int64_t max_age_ms,
 	size_t bad = 0;
 	cx_err rv = j->by_pcid == NULL || j->by_call == NULL ? CX_ENOMEM :
 	                                                      load(j, &bad);
-	if (rv == CX_OK) {
-		rv = compact(j, now_ms, max_age_ms);
+	if (rv == CX_OK && (rv = prune(j, now_ms, max_age_ms)) == CX_OK) {
+		rv = rewrite(j);
 	}
 	if (rv == CX_OK && (j->f = fopen(j->path, "a")) == NULL) {
 		rv = CX_EIO;
@@ -263,10 +277,24 @@ cx_err
 sbx_journal_put(sbx_journal *j, const sbx_record *r, size_t *idx)
 {
 	cx_err rv = put_mem(j, r, idx);
-	if (rv == CX_OK && write_line(j->f, r) != 0) {
-		rv = CX_EIO;
+	if (rv != CX_OK) {
+		return (rv);
 	}
-	return (rv);
+	if (j->f == NULL && (j->f = fopen(j->path, "a")) == NULL) {
+		return (CX_EIO);
+	}
+	if (write_line(j->f, r) != 0) {
+		return (CX_EIO);
+	}
+	j->lines++;
+	if (j->lines > SBX_COMPACT_MIN && j->lines > SBX_COMPACT_RATIO * j->n) {
+		/* If the rewrite fails the old file stays, complete, and
+		 * appending goes on there. */
+		fclose(j->f);
+		(void) rewrite(j);
+		j->f = fopen(j->path, "a");
+	}
+	return (CX_OK);
 }
 
 size_t

@@ -5,7 +5,7 @@
  * callixo/telephony.h describes, and reports each simulated call through
  * call.event and call.recording requests to the core, as a real
  * provider's webhooks would arrive through its plugin. See sbx.h for the
- * files, and docs/plugins/sandbox.md for the behaviour in full.
+ * files, and docs/sandbox.md for the behaviour in full.
  */
 #include <stdio.h>
 #include <string.h>

@@ -545,7 +545,6 @@ sbx_sim_place(sbx_sim *s, const char *account, const json_t *req,
 	pthread_mutex_unlock(&s->mu);
 	snprintf(pcid, pcidlen, "%s", c->pcid);
 	s->h->metric_add(s->h, "sandbox_calls_placed_total", 1);
-	s->h->metric_add(s->h, "sandbox_outcome_planned_total", 1);
 	if (roll < (uint64_t) (cfg.fail_place + cfg.timeout_place)) {
 		/* The call exists, but its answer never reaches the dialer. */
 		return (CX_ETIMEDOUT);

@@ -298,6 +298,29 @@ test_journal(void **unused)
 	}
 	fclose(f);
 	assert_int_equal(lines, 3);
+
+	/* A long run rewrites the file as it goes instead of growing it. */
+	assert_int_equal(sbx_journal_open(dir, now, day, &j, err, sizeof(err)),
+	    CX_OK);
+	sbx_record busy = rec("c_busy", "SBXbusy", SBX_ST_RINGING, 0, 0, now);
+	for (int i = 1; i <= 6000; i++) {
+		busy.seq = i;
+		busy.acked = i - 1;
+		assert_int_equal(sbx_journal_put(j, &busy, NULL), CX_OK);
+	}
+	sbx_journal_close(j);
+	f = fopen(path, "r");
+	lines = 0;
+	while ((ch = fgetc(f)) != EOF) {
+		lines += ch == '\n';
+	}
+	fclose(f);
+	assert_true(lines < 4200);
+	assert_int_equal(sbx_journal_open(dir, now, day, &j, err, sizeof(err)),
+	    CX_OK);
+	assert_int_equal(sbx_journal_by_pcid(j, "SBXbusy")->seq, 6000);
+	assert_int_equal(sbx_journal_count(j), 4);
+	sbx_journal_close(j);
 	unlink(path);
 	rmdir(dir);
 }
