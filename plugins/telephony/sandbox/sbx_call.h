@@ -1,6 +1,7 @@
 /*
  * sbx_call.h - one simulated call in flight, shared by the scheduler
- * (sbx_sim.c) and the event builder (sbx_event.c).
+ * (sbx_sim.c), the request handlers (sbx_control.c) and the event
+ * builder (sbx_event.c).
  */
 #ifndef SBX_CALL_H
 #define SBX_CALL_H
@@ -40,6 +41,40 @@ struct sbx_call {
 	sbx_call *qnext;
 	sbx_call *lprev, *lnext; /* live list */
 };
+
+/* The simulation's state (sbx_sim.c runs it, sbx_control.c answers the
+ * core's requests against it). */
+typedef struct hent {
+	int64_t due;
+	uint64_t gen;
+	sbx_call *c;
+} hent;
+
+struct sbx_sim {
+	const cx_host *h;
+	sbx_journal *j;
+	char recdir[4096];
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	sbx_config cfg;
+	sbx_rng place_rng; /* fail_place / timeout_place draws */
+	hent *heap;
+	size_t hn, hcap;
+	sbx_call *qhead, *qtail;
+	sbx_call *live;
+	size_t nlive;
+	pthread_t *threads;
+	int nthreads;
+	bool stopping;
+	cx_timer_id tick;
+};
+
+
+/* Under s->mu: */
+void sbx_live_add(sbx_sim *s, sbx_call *c);
+/* Queues c's next step for delivery at wall time due. */
+void sbx_schedule(sbx_sim *s, sbx_call *c, int64_t due);
+void sbx_call_free(sbx_call *c);
 
 /* Wall time of step i. */
 int64_t sbx_call_wall(const sbx_call *c, int i);
