@@ -102,6 +102,8 @@ typedef struct sbx_rng {
 	uint64_t s;
 } sbx_rng;
 
+#define SBX_TAG_AUDIO 0x617564696fULL
+
 /* A stream determined by the seed, the call id and a purpose tag. */
 sbx_rng sbx_rng_for(int64_t seed, const char *call_id, uint64_t tag);
 uint64_t sbx_rng_next(sbx_rng *r);

@@ -132,8 +132,12 @@ status_now(const sbx_call *c, int64_t now, int *idx)
 	int64_t t = (now - c->placed_wall) * (c->speed > 0 ? c->speed : 1);
 	int k = 0;
 	for (int i = 0; i < c->nsteps; i++) {
+		/* A step handed to delivery has happened, whatever the
+		 * rounding between call time and wall time says. */
+		bool handed = i < c->next ||
+		    (i == c->next && (c->busy || c->queued));
 		if (c->steps[i].status != SBX_ST_RECORDING &&
-		    (c->steps[i].at <= t || i < c->next)) {
+		    (c->steps[i].at <= t || handed)) {
 			k = i;
 		}
 	}
@@ -167,10 +171,10 @@ sbx_sim_hangup(sbx_sim *s, const char *call_id, const char *pcid,
 	/* Keep what has happened (and what is being delivered), then end
 	 * the call now. */
 	int keep = k + 1;
-	if (keep < c->next + (c->busy ? 1 : 0)) {
-		keep = c->next + (c->busy ? 1 : 0);
-	}
 	int64_t t = (now - c->placed_wall) * c->speed;
+	/* Not before what it follows, even if asked before the first step
+	 * was due. */
+	t = t > c->steps[keep - 1].at ? t : c->steps[keep - 1].at;
 	bool answered = st == SBX_ST_IN_PROGRESS;
 	c->nsteps = keep;
 	c->steps[c->nsteps++] = (sbx_step) {answered ? SBX_ST_COMPLETED :

@@ -236,7 +236,7 @@ deliver(sbx_sim *s, sbx_call *c, json_t *data, const char *type,
 		sbx_recording_path(s->recdir, c, path, sizeof(path));
 		int err = access(path, F_OK) == 0 ? 0 :
 		    sbx_wav_write(path, script, c->talk_ms, c->cap_ms,
-		        (uint64_t) c->seed ^ (uint64_t) strlen(c->pcid));
+		        sbx_rng_for(c->seed, c->call_id, SBX_TAG_AUDIO).s);
 		if (err != 0) {
 			s->h->log(s->h, CX_LOG_ERROR, "call %s: cannot write the "
 			    "recording: %s", c->pcid, strerror(err));

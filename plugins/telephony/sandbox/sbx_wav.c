@@ -18,7 +18,6 @@
 #include "sbx.h"
 
 #define RATE 8000
-#define TAG_AUDIO 0x617564696fULL
 #define CHUNK 4096
 
 typedef struct span {
@@ -133,7 +132,7 @@ sbx_wav_write(const char *path, const json_t *script, int64_t talk_ms,
 	uint8_t buf[CHUNK];
 	header(buf, (uint32_t) (total * 2));
 	bool ok = fwrite(buf, 1, 44, f) == 44;
-	sbx_rng r = {seed ^ TAG_AUDIO};
+	sbx_rng r = {seed};
 	for (int64_t s = 0; ok && s < total;) {
 		size_t k = 0;
 		for (; k + 2 <= sizeof(buf) && s < total; k += 2, s++) {
