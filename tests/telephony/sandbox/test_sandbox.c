@@ -543,6 +543,62 @@ test_hangup(void **unused)
 	fake_free(&f);
 }
 
+/* Hangups racing the simulation at high speed: every call still ends
+ * exactly once, after the steps it had, with increasing seq. */
+static void
+test_hangup_race(void **unused)
+{
+	(void) unused;
+	fake_core f;
+	fake_init(&f);
+	cx_testkit *tk = kit(FAST "talk_min: 1s\ntalk_max: 60s\n"
+	                          "ring_min: 0ms\nring_max: 5s\n", &f);
+	enum { N = 80 };
+	json_t *ids = json_array();
+	for (int i = 0; i < N; i++) {
+		char id[32], q[96];
+		snprintf(id, sizeof(id), "call_race_%d", i);
+		free(place(tk, id, i, NULL));
+		json_array_append_new(ids, json_string(id));
+		sleep_ms(i % 7);
+		snprintf(q, sizeof(q), "{\"v\":1, \"call_id\":\"%s\"}", id);
+		json_t *r = NULL;
+		assert_int_equal(hangup(tk, q, &r), CX_OK);
+		json_decref(r);
+	}
+	assert_true(fake_wait_done(&f, ids, 20000));
+	sleep_ms(200);
+	static const char *const order[] = {"queued", "ringing", "in_progress"};
+	size_t i;
+	json_t *id;
+	json_array_foreach (ids, i, id) {
+		json_t *evs = fake_events_of(&f, json_string_value(id));
+		size_t n = json_array_size(evs), k;
+		json_t *e;
+		int64_t seq = 0, at = 0;
+		json_array_foreach (evs, k, e) {
+			const char *st = s_of(e, "status");
+			int64_t sq = json_integer_value(json_object_get(e, "seq"));
+			int64_t a = json_integer_value(json_object_get(e, "at_ms"));
+			assert_true(sq > seq && a >= at);
+			seq = sq;
+			at = a;
+			if (k + 1 < n) {
+				/* Live steps, in their order, none skipped. */
+				assert_true(k < 3);
+				assert_string_equal(st, order[k]);
+				assert_null(json_object_get(e, "outcome"));
+			} else {
+				assert_non_null(json_object_get(e, "outcome"));
+			}
+		}
+		json_decref(evs);
+	}
+	json_decref(ids);
+	cx_testkit_free(tk);
+	fake_free(&f);
+}
+
 /* A core that errors at first gets the same event again, with backoff,
  * until it acknowledges; the call then goes on in order. */
 static void
@@ -753,6 +809,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_seed_and_mix),
 	    cmocka_unit_test(test_lookup_restart),
 	    cmocka_unit_test(test_hangup),
+	    cmocka_unit_test(test_hangup_race),
 	    cmocka_unit_test(test_core_retries),
 	    cmocka_unit_test(test_bad_settings),
 	    cmocka_unit_test(test_bad_place),
