@@ -7,8 +7,10 @@
  * provider's webhooks would arrive through its plugin. See sbx.h for the
  * files, and docs/sandbox.md for the behaviour in full.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "sbx.h"
@@ -163,6 +165,27 @@ sbx_fini(void *state)
 	}
 }
 
+/* The host promises the directory, but under isolation: process the
+ * core (as of ABI 1.1) does not create it for the child: make it. */
+static bool
+ensure_dir(const char *dir)
+{
+	char tmp[4096];
+	if (snprintf(tmp, sizeof(tmp), "%s", dir) >= (int) sizeof(tmp)) {
+		return (false);
+	}
+	for (char *p = tmp + 1; *p != '\0'; p++) {
+		if (*p == '/') {
+			*p = '\0';
+			if (mkdir(tmp, 0700) != 0 && errno != EEXIST) {
+				return (false);
+			}
+			*p = '/';
+		}
+	}
+	return (mkdir(tmp, 0700) == 0 || errno == EEXIST);
+}
+
 static cx_err
 sbx_init(void *state, const cx_host *h, const json_t *s)
 {
@@ -177,6 +200,12 @@ sbx_init(void *state, const cx_host *h, const json_t *s)
 		return (CX_ENOMEM);
 	}
 	st->mu_init = true;
+	if (!ensure_dir(h->data_dir)) {
+		h->log(h, CX_LOG_ERROR, "cannot create %s: %s", h->data_dir,
+		    strerror(errno));
+		sbx_fini(st);
+		return (CX_EIO);
+	}
 	cx_err rv = sbx_journal_open(h->data_dir, sbx_now_ms(),
 	    st->cfg.journal_max_age, &st->j, why, sizeof(why));
 	if (rv != CX_OK) {
