@@ -133,9 +133,11 @@ status_now(const sbx_call *c, int64_t now, int *idx)
 	int k = 0;
 	for (int i = 0; i < c->nsteps; i++) {
 		/* A step handed to delivery has happened, whatever the
-		 * rounding between call time and wall time says. */
-		bool handed = i < c->next ||
-		    (i == c->next && (c->busy || c->queued));
+		 * rounding between call time and wall time says; its
+		 * event_id may be at the core already, so it must keep its
+		 * seq and content. */
+		bool handed = i < c->next || (i == c->next &&
+		    (c->busy || c->queued || c->attempts > 0));
 		if (c->steps[i].status != SBX_ST_RECORDING &&
 		    (c->steps[i].at <= t || handed)) {
 			k = i;

@@ -22,7 +22,8 @@
 
 #include "sbx_call.h"
 
-#define SBX_TICK_MS 5
+/* The clock's resolution: 100 wake-ups a second, idle or not. */
+#define SBX_TICK_MS 10
 
 /* ---- heap ---- */
 
