@@ -250,8 +250,8 @@ deliver(sbx_sim *s, sbx_call *c, json_t *data, const char *type,
 	    (int) timeout, &reply);
 	if (rv != CX_OK) {
 		const char *m = json_string_value(json_object_get(reply, "message"));
-		s->h->log(s->h, CX_LOG_WARN, "call %s: core answered %s to %s: "
-		    "%s (will retry)", c->pcid, type, cx_strerror(rv),
+		s->h->log(s->h, CX_LOG_WARN, "call %s: the core did not take "
+		    "%s: %s: %s", c->pcid, type, cx_strerror(rv),
 		    m != NULL ? m : "-");
 	}
 	json_decref(reply);
