@@ -1,7 +1,7 @@
 /*
  * test_sandbox.c - the sandbox telephony plugin in the SDK test kit (a
  * real core in process), with a fake core answering call.event and
- * call.recording the way the core does.
+ * call.recording the way the core does: the life of calls.
  *
  *   test_sandbox <sandbox.so>
  *
@@ -18,86 +18,12 @@
 #include <cmocka.h>
 
 #include <callixo/telephony.h>
-#include <callixo/testkit.h>
 
-#include "fake_core.h"
+#include "sandbox_kit.h"
 
-#define T_MS 2000
-/* Fast calls: a call lasts at most ~150 ms of wall time. */
-#define FAST "speed: 1000\nplace_latency: 0ms\nretry_backoff: 10ms\n" \
-             "retry_backoff_max: 40ms\n"
 #define MIX "outcomes: {answered: 40, voicemail: 15, busy: 15, " \
             "no_answer: 15, failed: 15}\n"
 
-static const char *plugin_path;
-
-static cx_testkit *
-kit(const char *yaml, fake_core *f)
-{
-	cx_testkit *tk;
-	assert_int_equal(cx_testkit_new(&tk), CX_OK);
-	if (cx_testkit_load(tk, plugin_path, yaml) != CX_OK) {
-		fail_msg("load: %s", cx_testkit_error(tk));
-	}
-	assert_int_equal(cx_testkit_serve(tk, "core", fake_serve, f), CX_OK);
-	if (cx_testkit_start(tk) != CX_OK) {
-		fail_msg("start: %s", cx_testkit_error(tk));
-	}
-	return (tk);
-}
-
-static char *
-place_json(const char *call_id, int n, const char *extra)
-{
-	char *s = NULL;
-	assert_true(asprintf(&s, "{\"v\":1, \"call_id\":\"%s\", "
-	                         "\"to\":\"+1415555%04d\", \"from\":\"+14155550000\", "
-	                         "\"agent\":\"agent_123\", \"record\":true, "
-	                         "\"disclosure\":true, \"machine_detection\":true, "
-	                         "\"voicemail\":{\"action\":\"message\", \"message\":"
-	                         "\"Hi {{name}}, please call us back.\"}, "
-	                         "\"variables\":{\"name\":\"Ada\", \"company\":\"Acme\"}, "
-	                         "\"analysis\":{\"summary\":true, \"fields\":["
-	                         "{\"name\":\"interested\",\"type\":\"boolean\"}, "
-	                         "{\"name\":\"score\",\"type\":\"number\"}, "
-	                         "{\"name\":\"objection\",\"type\":\"string\"}, "
-	                         "{\"name\":\"next_step\",\"type\":\"enum\", "
-	                         "\"choices\":[\"callback\",\"email\",\"none\"]}]}%s}",
-	                call_id, n + 1, extra ? extra : "") > 0);
-	return (s);
-}
-
-/* Places a call; returns the provider call id (caller frees). */
-static char *
-place(cx_testkit *tk, const char *call_id, int n, const char *extra)
-{
-	char *req = place_json(call_id, n, extra);
-	json_t *reply = NULL;
-	cx_err rv = cx_testkit_request(tk, CX_SVC_CALL_PLACE, req, T_MS, &reply);
-	free(req);
-	if (rv != CX_OK) {
-		fail_msg("place %s: %s %s", call_id, cx_strerror(rv),
-		    json_string_value(json_object_get(reply, "message")));
-	}
-	assert_string_equal(json_string_value(json_object_get(reply, "status")),
-	    "queued");
-	const char *pcid = json_string_value(json_object_get(reply,
-	    "provider_call_id"));
-	assert_non_null(pcid);
-	assert_true(strncmp(pcid, "SBX", 3) == 0);
-	char *out = strdup(pcid);
-	json_decref(reply);
-	return (out);
-}
-
-static const char *
-s_of(const json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-	return (s != NULL ? s : "");
-}
-
-/* The statuses a call goes through, by outcome. */
 static const char *
 expected_path(const char *outcome)
 {
@@ -368,23 +294,6 @@ test_seed_and_mix(void **unused)
 	json_decref(c);
 }
 
-static json_t *
-lookup(cx_testkit *tk, const char *data)
-{
-	json_t *r = NULL;
-	assert_int_equal(cx_testkit_request(tk, CX_SVC_CALL_LOOKUP, data, T_MS,
-	                     &r), CX_OK);
-	return (r);
-}
-
-static cx_err
-hangup(cx_testkit *tk, const char *data, json_t **reply)
-{
-	return (cx_testkit_request(tk, CX_SVC_CALL_HANGUP, data, T_MS, reply));
-}
-
-/* Slow calls that stay live, found by lookup before and after a
- * restart; the restart reports the live one failed. */
 static void
 test_lookup_restart(void **unused)
 {
@@ -601,200 +510,6 @@ test_hangup_race(void **unused)
 
 /* A core that errors at first gets the same event again, with backoff,
  * until it acknowledges; the call then goes on in order. */
-static void
-test_core_retries(void **unused)
-{
-	(void) unused;
-	fake_core f;
-	fake_init(&f);
-	f.fail_first = 3;
-	cx_testkit *tk = kit(FAST "outcomes: {busy: 1}\n", &f);
-	char *p = place(tk, "call_retry", 0, NULL);
-	json_t *ids = json_pack("[s]", "call_retry");
-	assert_true(fake_wait_done(&f, ids, 10000));
-	json_decref(ids);
-	assert_int_equal(f.failed, 3);
-	/* Four deliveries of the queued event, then one of busy. */
-	assert_int_equal(json_array_size(f.attempts), 5);
-	char want[128];
-	snprintf(want, sizeof(want), "%s-1", p);
-	for (size_t i = 0; i < 4; i++) {
-		assert_string_equal(json_string_value(json_array_get(f.attempts, i)),
-		    want);
-	}
-	json_t *evs = fake_events_of(&f, "call_retry");
-	assert_int_equal(json_array_size(evs), 2);
-	assert_string_equal(s_of(json_array_get(evs, 0), "status"), "queued");
-	assert_string_equal(s_of(json_array_get(evs, 1), "status"), "busy");
-	json_decref(evs);
-	free(p);
-	cx_testkit_free(tk);
-	fake_free(&f);
-
-	/* A core that never answers: the plugin gives up after
-	 * event_retries and does not loop forever. */
-	fake_init(&f);
-	f.fail_first = 1000000;
-	tk = kit(FAST "event_retries: 2\noutcomes: {failed: 1}\n", &f);
-	free(place(tk, "call_giveup", 0, NULL));
-	sleep_ms(1000);
-	pthread_mutex_lock(&f.mu);
-	size_t n = json_array_size(f.attempts);
-	pthread_mutex_unlock(&f.mu);
-	/* queued: 3 deliveries, failed: 3 deliveries. */
-	assert_int_equal(n, 6);
-	cx_testkit_free(tk);
-	fake_free(&f);
-}
-
-static void
-expect_bad_settings(const char *yaml, const char *msg)
-{
-	cx_testkit *tk;
-	assert_int_equal(cx_testkit_new(&tk), CX_OK);
-	cx_err rv = cx_testkit_load(tk, plugin_path, yaml);
-	if (rv == CX_OK || strstr(cx_testkit_error(tk), msg) == NULL) {
-		fail_msg("settings '%s': want error '%s', got %s '%s'", yaml, msg,
-		    cx_strerror(rv), cx_testkit_error(tk));
-	}
-	cx_testkit_free(tk);
-}
-
-static void
-test_bad_settings(void **unused)
-{
-	(void) unused;
-	expect_bad_settings("outcomes: {answered: 1, maybe: 2}\n",
-	    "unknown outcome 'maybe'");
-	expect_bad_settings("outcomes: {answered: -1}\n", "weight of answered");
-	expect_bad_settings("outcomes: {answered: yes}\n", "weight of answered");
-	expect_bad_settings("outcomes: {answered: 0, busy: 0}\n",
-	    "at least one weight");
-	expect_bad_settings("outcomes: [1, 2]\n", "outcomes");
-	expect_bad_settings("ring_min: 10s\nring_max: 1s\n",
-	    "ring_min (10000 ms) must not exceed ring_max");
-	expect_bad_settings("talk_min: 2m\ntalk_max: 1m\n", "talk_min");
-	expect_bad_settings("fail_place: 60\ntimeout_place: 60\n",
-	    "must not exceed 100");
-	expect_bad_settings("currency: usd\n", "ISO 4217");
-	expect_bad_settings("speed: 0\n", "speed");
-	expect_bad_settings("recording_seconds: 100000\n", "recording_seconds");
-	expect_bad_settings("sped: 10\n", "speed");
-}
-
-static void
-expect_bad_place(cx_testkit *tk, const char *req, const char *msg)
-{
-	json_t *r = NULL;
-	cx_err rv = cx_testkit_request(tk, CX_SVC_CALL_PLACE, req, T_MS, &r);
-	const char *m = s_of(r, "message");
-	if (rv != CX_EINVAL || strstr(m, msg) == NULL) {
-		fail_msg("place %s: want EINVAL '%s', got %s '%s'", req, msg,
-		    cx_strerror(rv), m);
-	}
-	json_decref(r);
-}
-
-#define OKREQ "\"v\":1, \"call_id\":\"c1\", \"agent\":\"ag\""
-
-static void
-test_bad_place(void **unused)
-{
-	(void) unused;
-	fake_core f;
-	fake_init(&f);
-	cx_testkit *tk = kit("place_latency: 0ms\n", &f);
-	expect_bad_place(tk, "{" OKREQ ", \"from\":\"+14155550000\"}",
-	    "invalid 'to'");
-	expect_bad_place(tk, "{" OKREQ ", \"to\":\"4155550100\", "
-	                     "\"from\":\"+14155550000\"}", "invalid 'to'");
-	expect_bad_place(tk, "{" OKREQ ", \"to\":\"+1415555010012345\", "
-	                     "\"from\":\"+14155550000\"}", "invalid 'to'");
-	expect_bad_place(tk, "{" OKREQ ", \"to\":\"+14155550100\", "
-	                     "\"from\":\"+0123456789\"}", "invalid 'from'");
-	expect_bad_place(tk, "{" OKREQ ", \"to\":\"+14155550100\", "
-	                     "\"from\":\"+14155550100\"}", "same number");
-	expect_bad_place(tk, "{\"v\":1, \"call_id\":\"c1\", \"to\":\"+14155550100\", "
-	                     "\"from\":\"+14155550000\"}", "'agent' is required");
-	expect_bad_place(tk, "{\"v\":1, \"agent\":\"a\", \"to\":\"+14155550100\", "
-	                     "\"from\":\"+14155550000\"}", "call_id is required");
-	expect_bad_place(tk, "{\"v\":2, \"call_id\":\"c1\", \"agent\":\"a\", "
-	                     "\"to\":\"+14155550100\", \"from\":\"+14155550000\"}",
-	    "unsupported request version");
-#define GOOD OKREQ ", \"to\":\"+14155550100\", \"from\":\"+14155550000\""
-	expect_bad_place(tk, "{" GOOD ", \"record\":\"yes\"}",
-	    "'record' must be true or false");
-	expect_bad_place(tk, "{" GOOD ", \"voicemail\":{\"action\":\"sing\"}}",
-	    "voicemail.action");
-	expect_bad_place(tk, "{" GOOD ", \"voicemail\":{\"action\":\"message\"}}",
-	    "voicemail.message is required");
-	expect_bad_place(tk, "{" GOOD ", \"variables\":{\"name\":5}}",
-	    "variable 'name' must be a string");
-	expect_bad_place(tk, "{" GOOD ", \"analysis\":{\"fields\":[{\"name\":"
-	                     "\"x\",\"type\":\"enum\"}]}}", "non-empty list of choices");
-	expect_bad_place(tk, "{" GOOD ", \"analysis\":{\"fields\":[{\"name\":"
-	                     "\"x\",\"type\":\"date\"}]}}", "type must be");
-	/* Nothing was placed. */
-	sleep_ms(100);
-	assert_int_equal(json_array_size(f.attempts), 0);
-	json_t *r = lookup(tk, "{\"v\":1, \"call_id\":\"c1\"}");
-	assert_false(json_is_true(json_object_get(r, "found")));
-	json_decref(r);
-	/* The minimal valid request is taken. */
-	r = NULL;
-	assert_int_equal(cx_testkit_request(tk, CX_SVC_CALL_PLACE, "{" GOOD "}",
-	                     T_MS, &r), CX_OK);
-	json_decref(r);
-	cx_testkit_free(tk);
-	fake_free(&f);
-}
-
-/* Simulated provider trouble: refusals (429 / 5xx) place nothing; a lost
- * answer still creates the call, which lookup then finds. */
-static void
-test_place_trouble(void **unused)
-{
-	(void) unused;
-	fake_core f;
-	fake_init(&f);
-	cx_testkit *tk = kit(FAST "fail_place: 100\n", &f);
-	int busy = 0, io = 0;
-	for (int i = 0; i < 20; i++) {
-		char id[32];
-		snprintf(id, sizeof(id), "call_tr_%d", i);
-		char *req = place_json(id, i, NULL);
-		json_t *r = NULL;
-		cx_err rv = cx_testkit_request(tk, CX_SVC_CALL_PLACE, req, T_MS, &r);
-		free(req);
-		busy += rv == CX_EBUSY;
-		io += rv == CX_EIO;
-		assert_true(strlen(s_of(r, "message")) > 0);
-		json_decref(r);
-	}
-	assert_int_equal(busy + io, 20);
-	assert_true(busy > 0 && io > 0);
-	json_t *r = lookup(tk, "{\"v\":1, \"call_id\":\"call_tr_0\"}");
-	assert_false(json_is_true(json_object_get(r, "found")));
-	json_decref(r);
-	assert_int_equal(cx_testkit_reconfigure(tk, FAST "fail_place: 0\n"
-	                                             "timeout_place: 100\n"),
-	    CX_OK);
-	char *req = place_json("call_to", 0, NULL);
-	r = NULL;
-	assert_int_equal(cx_testkit_request(tk, CX_SVC_CALL_PLACE, req, T_MS, &r),
-	    CX_ETIMEDOUT);
-	free(req);
-	json_decref(r);
-	r = lookup(tk, "{\"v\":1, \"call_id\":\"call_to\"}");
-	assert_true(json_is_true(json_object_get(r, "found")));
-	json_decref(r);
-	json_t *ids = json_pack("[s]", "call_to");
-	assert_true(fake_wait_done(&f, ids, 10000));
-	json_decref(ids);
-	cx_testkit_free(tk);
-	fake_free(&f);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -810,10 +525,6 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_lookup_restart),
 	    cmocka_unit_test(test_hangup),
 	    cmocka_unit_test(test_hangup_race),
-	    cmocka_unit_test(test_core_retries),
-	    cmocka_unit_test(test_bad_settings),
-	    cmocka_unit_test(test_bad_place),
-	    cmocka_unit_test(test_place_trouble),
 	};
 	return (cmocka_run_group_tests(tests, NULL, NULL));
 }
