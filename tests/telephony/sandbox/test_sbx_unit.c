@@ -15,6 +15,15 @@
 #include "fake_core.h"
 #include "sbx.h"
 
+/* A fresh directory under $TMPDIR (or the system's temporary one). */
+static void
+tmp_dir(char *buf, size_t len, const char *tag)
+{
+	const char *t = getenv("TMPDIR");
+	snprintf(buf, len, "%s/%s.XXXXXX", t != NULL ? t : P_tmpdir, tag);
+	assert_non_null(mkdtemp(buf));
+}
+
 static sbx_config
 defaults(void)
 {
@@ -182,8 +191,8 @@ static void
 test_wav(void **unused)
 {
 	(void) unused;
-	char dir[] = "/tmp/sbxwav.XXXXXX";
-	assert_non_null(mkdtemp(dir));
+	char dir[256];
+	tmp_dir(dir, sizeof(dir), "sbxwav");
 	char path[256];
 	snprintf(path, sizeof(path), "%s/a.wav", dir);
 	json_t *req = json_pack("{s:{s:s, s:s}}", "voicemail", "action",
@@ -244,8 +253,8 @@ static void
 test_journal(void **unused)
 {
 	(void) unused;
-	char dir[] = "/tmp/sbxjr.XXXXXX";
-	assert_non_null(mkdtemp(dir));
+	char dir[256];
+	tmp_dir(dir, sizeof(dir), "sbxjr");
 	char err[256] = "";
 	sbx_journal *j;
 	int64_t now = 1800000000000LL, day = 86400000LL;
