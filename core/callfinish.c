@@ -11,7 +11,8 @@
  *
  * call.completed waits for the artifacts the call should have, until
  * artifacts_due_at:
- *  - a recording, when the call was answered and its campaign records
+ *  - a recording, when the call was answered (by a person or by a
+ *    voicemail box) and its campaign records
  *    (config.record);
  *  - a transcript, when answered and it already has one, or a recording
  *    is expected and a transcription plugin runs to make one;
@@ -183,13 +184,18 @@ static bool
 artifacts_ready(cxi_callevents *ev, const json_t *call, const wants *w)
 {
 	const char *oc = json_string_value(json_object_get(call, "outcome"));
+	bool has_rec = !empty(call, "recording_key");
+	/* A machine answered: providers record it like any answered call,
+	 * but there is no conversation to transcribe or summarize. */
+	if (oc != NULL && strcmp(oc, CX_OUTCOME_VOICEMAIL) == 0) {
+		return (!w->record || has_rec);
+	}
 	if (oc == NULL || strcmp(oc, CX_OUTCOME_ANSWERED) != 0) {
 		return (true);
 	}
 	char name[128];
 	bool transcriber = cxi_manager_first_of_kind(ev->mgr,
 	    CX_KIND_TRANSCRIPTION, name, sizeof(name));
-	bool has_rec = !empty(call, "recording_key");
 	bool has_tr = !empty(call, "transcript");
 	bool tr_done = prefixed(call, "transcript_source", "transcription") ||
 	    prefixed(call, "error", "transcription");
