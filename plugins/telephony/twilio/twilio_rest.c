@@ -266,11 +266,13 @@ call_path(twilio_buf *b, const char *sid, const char *call_sid)
 	twilio_buf_str(b, ".json");
 }
 
-/* Scans one page of calls for the earliest created at or after
- * since_s; keeps the best in *best (a new reference). */
+/* Scans one page of calls for the one created closest to since_s (and
+ * not before since_s - skew): the create we sent at dispatch time. An
+ * earlier attempt's call is minutes older. Keeps the best in *best (a
+ * new reference) and its distance in *best_d. */
 static void
 scan_page(const json_t *page, int64_t since_s, json_t **best,
-    int64_t *best_s)
+    int64_t *best_d)
 {
 	size_t i;
 	const json_t *call;
@@ -283,10 +285,12 @@ scan_page(const json_t *page, int64_t since_s, json_t **best,
 		    ms / 1000 < since_s - TWILIO_LOOKUP_SKEW_S) {
 			continue;
 		}
-		if (*best == NULL || ms / 1000 < *best_s) {
+		int64_t d = ms / 1000 - since_s;
+		d = d < 0 ? -d : d;
+		if (*best == NULL || d < *best_d) {
 			json_decref(*best);
 			*best = json_incref((json_t *) call);
-			*best_s = ms / 1000;
+			*best_d = d;
 		}
 	}
 }
@@ -294,7 +298,7 @@ scan_page(const json_t *page, int64_t since_s, json_t **best,
 /* Lists calls matching `query`, following next_page_uri. */
 static cx_err
 list_calls(twilio *t, const twilio_creds *c, const char *query,
-    int64_t since_s, json_t **best, int64_t *best_s, json_t **reply)
+    int64_t since_s, json_t **best, int64_t *best_d, json_t **reply)
 {
 	twilio_buf p = {0};
 	call_path(&p, c->sid, NULL);
@@ -313,7 +317,7 @@ list_calls(twilio *t, const twilio_creds *c, const char *query,
 		if (e != CX_OK) {
 			break;
 		}
-		scan_page(page, since_s, best, best_s);
+		scan_page(page, since_s, best, best_d);
 		const char *next = str(page, "next_page_uri");
 		if (next != NULL && next[0] == '/') {
 			path = strdup(next);
@@ -385,12 +389,12 @@ twilio_lookup(twilio *t, const json_t *d, json_t **reply)
 	twilio_buf_param(&q2, "From", str(d, "from"));
 	twilio_buf_param(&q2, "Status", "queued");
 	twilio_buf_param(&q2, "PageSize", "50");
-	int64_t best_s = 0;
+	int64_t best_d = 0;
 	e = q1.oom || q2.oom ? CX_ENOMEM :
-	                       list_calls(t, &c, q1.s, since_s, &best, &best_s,
+	                       list_calls(t, &c, q1.s, since_s, &best, &best_d,
 	                           reply);
 	if (e == CX_OK) {
-		e = list_calls(t, &c, q2.s, since_s, &best, &best_s, reply);
+		e = list_calls(t, &c, q2.s, since_s, &best, &best_d, reply);
 	}
 	twilio_buf_free(&q1);
 	twilio_buf_free(&q2);
