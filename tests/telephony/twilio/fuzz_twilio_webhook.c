@@ -13,6 +13,18 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* The input is not NUL-terminated: copy exactly n bytes. */
+static char *
+copy_n(const char *s, size_t n)
+{
+	char *d = malloc(n + 1);
+	if (d != NULL) {
+		memcpy(d, s, n);
+		d[n] = '\0';
+	}
+	return (d);
+}
+
 static const char *
 take_line(const char **p, const char *end, size_t *len)
 {
@@ -30,7 +42,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t ql, sl;
 	const char *q = take_line(&p, end, &ql);
 	const char *sig = take_line(&p, end, &sl);
-	char *qs = strndup(q, ql), *ss = strndup(sig, sl);
+	char *qs = copy_n(q, ql), *ss = copy_n(sig, sl);
 	twilio_form query = {0}, body = {0};
 	char err[160];
 	if (qs == NULL || ss == NULL) {
