@@ -13,6 +13,7 @@
 #ifndef TWILIO_PLUGIN_H
 #define TWILIO_PLUGIN_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +24,14 @@
 #include "twilio_form.h"
 
 typedef struct twilio_rec twilio_rec;
+
+/* Who answered each recent call (AMD), for a final status callback that
+ * does not repeat AnsweredBy. A ring: old entries are overwritten. */
+#define TWILIO_AMD_MEMORY 512
+typedef struct twilio_amd {
+	char call_sid[40];
+	char answered_by[24];
+} twilio_amd;
 
 typedef struct twilio {
 	const cx_host *host;
@@ -39,6 +48,10 @@ typedef struct twilio {
 	int max_attempts;
 	bool curl_inited;
 	twilio_rec *rec;
+	pthread_mutex_t amd_mu;
+	bool amd_mu_ok;
+	twilio_amd amd[TWILIO_AMD_MEMORY];
+	size_t amd_next;
 } twilio;
 
 /* Account credentials for one request; wiped after use. */
@@ -98,10 +111,11 @@ typedef enum twilio_ev_kind {
 } twilio_ev_kind;
 
 /* Builds the call.event payload for a verified status (`recording`
- * false) or recording callback. `call_id` may be NULL. */
+ * false) or recording callback. `call_id` may be NULL; `answered_by`
+ * (may be NULL) stands in for a missing AnsweredBy parameter. */
 twilio_ev_kind twilio_event_build(const twilio_form *f, bool recording,
-    const char *provider, const char *call_id, json_t **event, char *err,
-    size_t errlen);
+    const char *provider, const char *call_id, const char *answered_by,
+    json_t **event, char *err, size_t errlen);
 
 cx_err twilio_webhook_register(twilio *t);
 

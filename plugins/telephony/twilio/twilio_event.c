@@ -159,13 +159,17 @@ add_outcome(json_t *ev, const char *cx, const char *answered_by,
 }
 
 static twilio_ev_kind
-status_event(const twilio_form *f, json_t *ev, char *err, size_t errlen)
+status_event(const twilio_form *f, const char *hint, json_t *ev, char *err,
+    size_t errlen)
 {
 	const char *sid = twilio_form_get(f, "CallSid");
 	const char *st = twilio_form_get(f, "CallStatus");
 	const char *seqs = twilio_form_get(f, "SequenceNumber");
 	const char *ab = twilio_form_get(f, "AnsweredBy");
 	int64_t seq = 0, v;
+	if (ab == NULL || ab[0] == '\0') {
+		ab = hint;
+	}
 	if (st == NULL || st[0] == '\0') {
 		snprintf(err, errlen, "CallStatus is missing");
 		return (TWILIO_EV_BAD);
@@ -246,8 +250,8 @@ recording_event(const twilio_form *f, json_t *ev, char *err, size_t errlen)
 
 twilio_ev_kind
 twilio_event_build(const twilio_form *f, bool recording,
-    const char *provider, const char *call_id, json_t **event, char *err,
-    size_t errlen)
+    const char *provider, const char *call_id, const char *answered_by,
+    json_t **event, char *err, size_t errlen)
 {
 	*event = NULL;
 	const char *sid = twilio_form_get(f, "CallSid");
@@ -265,7 +269,8 @@ twilio_event_build(const twilio_form *f, bool recording,
 		json_object_set_new(ev, "call_id", json_string(call_id));
 	}
 	twilio_ev_kind k = recording ? recording_event(f, ev, err, errlen) :
-	                               status_event(f, ev, err, errlen);
+	                               status_event(f, answered_by, ev, err,
+	                                   errlen);
 	if (k != TWILIO_EV_STATUS && k != TWILIO_EV_RECORDING) {
 		json_decref(ev);
 		return (k);

@@ -113,6 +113,9 @@ twilio_fini(void *state)
 {
 	twilio *t = state;
 	twilio_rec_stop(t);
+	if (t->amd_mu_ok) {
+		pthread_mutex_destroy(&t->amd_mu);
+	}
 	if (t->curl_inited) {
 		curl_global_cleanup();
 	}
@@ -185,6 +188,7 @@ twilio_init(void *state, const cx_host *h, const json_t *st)
 		return (e);
 	}
 	e = load(t, st);
+	t->amd_mu_ok = e == CX_OK && pthread_mutex_init(&t->amd_mu, NULL) == 0;
 	/* Reference counted and thread safe since curl 7.84. */
 	if (e == CX_OK && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		e = CX_EIO;

@@ -90,6 +90,31 @@ verify(twilio *t, const cx_http_req *req, const twilio_form *body,
 	return (ok ? CX_OK : CX_EDENIED);
 }
 
+/* Remembers AnsweredBy of a call, or recalls it into out (""). */
+static void
+amd_memory(twilio *t, const twilio_form *f, char *out, size_t outlen)
+{
+	const char *sid = twilio_form_get(f, "CallSid");
+	const char *ab = twilio_form_get(f, "AnsweredBy");
+	out[0] = '\0';
+	if (!t->amd_mu_ok || sid == NULL || strlen(sid) >= 40) {
+		return;
+	}
+	pthread_mutex_lock(&t->amd_mu);
+	if (ab != NULL && ab[0] != '\0' && strlen(ab) < 24) {
+		twilio_amd *a = &t->amd[t->amd_next++ % TWILIO_AMD_MEMORY];
+		snprintf(a->call_sid, sizeof(a->call_sid), "%s", sid);
+		snprintf(a->answered_by, sizeof(a->answered_by), "%s", ab);
+	} else {
+		for (size_t i = 0; i < TWILIO_AMD_MEMORY; i++) {
+			if (strcmp(t->amd[i].call_sid, sid) == 0) {
+				snprintf(out, outlen, "%s", t->amd[i].answered_by);
+			}
+		}
+	}
+	pthread_mutex_unlock(&t->amd_mu);
+}
+
 static cx_err
 handle(twilio *t, const cx_http_req *req, cx_http_resp *resp,
     bool recording)
@@ -129,8 +154,12 @@ handle(twilio *t, const cx_http_req *req, cx_http_resp *resp,
 		e = reply_text(resp, 503, "try again later\n");
 		goto out;
 	}
+	char ab[24] = "";
+	if (!recording) {
+		amd_memory(t, &body, ab, sizeof(ab));
+	}
 	twilio_ev_kind k = twilio_event_build(&body, recording, t->host->name,
-	    call_id, &ev, err, sizeof(err));
+	    call_id, ab[0] ? ab : NULL, &ev, err, sizeof(err));
 	if (k == TWILIO_EV_BAD) {
 		char msg[200];
 		snprintf(msg, sizeof(msg), "bad request: %s\n", err);

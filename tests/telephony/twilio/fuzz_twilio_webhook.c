@@ -69,7 +69,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int rec = 0; rec < 2; rec++) {
 		json_t *ev = NULL;
 		twilio_ev_kind k = twilio_event_build(&body, rec == 1, "twilio",
-		    twilio_form_get(&query, "cx_call"), &ev, err, sizeof(err));
+		    twilio_form_get(&query, "cx_call"),
+		    twilio_form_get(&query, "ab"), &ev, err, sizeof(err));
 		if ((k == TWILIO_EV_STATUS || k == TWILIO_EV_RECORDING) !=
 		    (ev != NULL)) {
 			abort();

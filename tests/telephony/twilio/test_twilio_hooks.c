@@ -417,6 +417,38 @@ sdk_signatures(void **st)
 }
 
 static void
+amd_remembered(void **st)
+{
+	hook_fx *fx = *st;
+	/* AnsweredBy only on the answered callback: the final one must
+	 * still come out as voicemail. */
+	const char *url = RIG_PUBLIC_URL "/webhooks/twilio/status?cx_call="
+	                                 "call_a1";
+	const char *sid = "CA00000000000000000000000000000aa1";
+	char b[512];
+	snprintf(b, sizeof(b), "AccountSid=%s&CallSid=%s&CallStatus="
+	    "in-progress&SequenceNumber=2&AnsweredBy=machine_start",
+	    rig_env("TWILIO_SID1"), sid);
+	assert_int_equal(oracle_signed(fx, url, url, json_pack("{s:s, s:s, "
+	    "s:s, s:s, s:s}", "AccountSid", rig_env("TWILIO_SID1"), "CallSid",
+	    sid, "CallStatus", "in-progress", "SequenceNumber", "2",
+	    "AnsweredBy", "machine_start"), b), 200);
+	snprintf(b, sizeof(b), "AccountSid=%s&CallSid=%s&CallStatus="
+	    "completed&SequenceNumber=3&CallDuration=20",
+	    rig_env("TWILIO_SID1"), sid);
+	assert_int_equal(oracle_signed(fx, url, url, json_pack("{s:s, s:s, "
+	    "s:s, s:s, s:s}", "AccountSid", rig_env("TWILIO_SID1"), "CallSid",
+	    sid, "CallStatus", "completed", "SequenceNumber", "3",
+	    "CallDuration", "20"), b), 200);
+	json_t *evs = rig_events_for(&fx->core, sid);
+	const json_t *fin = status_event(evs, CX_CALL_COMPLETED);
+	assert_non_null(fin);
+	assert_string_equal(jstr(fin, "outcome"), CX_OUTCOME_VOICEMAIL);
+	assert_true(json_is_true(json_object_get(fin, "voicemail")));
+	json_decref(evs);
+}
+
+static void
 bad_bodies(void **st)
 {
 	hook_fx *fx = *st;
@@ -554,6 +586,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(outcomes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(forged, setup, teardown),
 	    cmocka_unit_test_setup_teardown(sdk_signatures, setup, teardown),
+	    cmocka_unit_test_setup_teardown(amd_remembered, setup, teardown),
 	    cmocka_unit_test_setup_teardown(bad_bodies, setup, teardown),
 	    cmocka_unit_test_setup_teardown(core_unavailable, setup, teardown),
 	    cmocka_unit_test_setup_teardown(vault_account, setup, teardown),

@@ -132,18 +132,25 @@ utf16_order(void **st)
 }
 
 static json_t *
-event(const char *body, bool rec, twilio_ev_kind want)
+event_hint(const char *body, bool rec, const char *hint,
+    twilio_ev_kind want)
 {
 	twilio_form f = parse(body);
 	json_t *ev = NULL;
 	char err[128] = "";
-	twilio_ev_kind k = twilio_event_build(&f, rec, "twilio", "call_1",
+	twilio_ev_kind k = twilio_event_build(&f, rec, "twilio", "call_1", hint,
 	    &ev, err, sizeof(err));
 	twilio_form_free(&f);
 	if (k != want) {
 		fail_msg("%s: kind %d, want %d (%s)", body, k, want, err);
 	}
 	return (ev);
+}
+
+static json_t *
+event(const char *body, bool rec, twilio_ev_kind want)
+{
+	return (event_hint(body, rec, NULL, want));
 }
 
 static const char *
@@ -214,6 +221,15 @@ status_mapping(void **st)
 	           "RecordingSid=RE1&RecordingUrl=https%3A%2F%2Fx%2FRE1",
 	    false, TWILIO_EV_STATUS);
 	assert_true(json_is_true(json_object_get(ev, "recording_pending")));
+	json_decref(ev);
+	/* AnsweredBy seen on an earlier callback of the call. */
+	ev = event_hint("CallSid=CA1&CallStatus=completed", false,
+	    "machine_end_silence", TWILIO_EV_STATUS);
+	assert_string_equal(s(ev, "outcome"), CX_OUTCOME_VOICEMAIL);
+	json_decref(ev);
+	ev = event_hint("CallSid=CA1&CallStatus=completed&AnsweredBy=human",
+	    false, "machine_start", TWILIO_EV_STATUS);
+	assert_string_equal(s(ev, "outcome"), CX_OUTCOME_ANSWERED);
 	json_decref(ev);
 	assert_null(event("CallSid=CA1&CallStatus=teleported", false,
 	    TWILIO_EV_IGNORE));
