@@ -120,6 +120,9 @@ twilio_ev_kind twilio_event_build(const twilio_form *f, bool recording,
 cx_err twilio_webhook_register(twilio *t);
 
 cx_err twilio_rec_start(twilio *t);
+/* Stops the worker (no call into the core after it returns); queued
+ * work stays in the file. twilio_rec_stop also frees the queue. */
+void twilio_rec_halt(twilio *t);
 void twilio_rec_stop(twilio *t);
 /* Queues a verified, stored recording callback for download. */
 cx_err twilio_rec_add(twilio *t, const twilio_form *f, const char *call_id);

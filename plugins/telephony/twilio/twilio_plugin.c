@@ -220,8 +220,9 @@ twilio_init(void *state, const cx_host *h, const json_t *st)
 static void
 twilio_stop(void *state)
 {
-	/* No download may call into the core after stop. */
-	twilio_rec_stop(state);
+	/* No download may call into the core after stop. Webhooks that
+	 * still arrive only queue work in the file. */
+	twilio_rec_halt(state);
 }
 
 CX_PLUGIN_DEFINE(.kind = CX_KIND_TELEPHONY, .name = "twilio",

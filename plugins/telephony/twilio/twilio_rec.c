@@ -9,11 +9,18 @@
  *             hand the file to the core (call.recording), remove it;
  *   delete    (delete_recordings) DELETE the recording at Twilio.
  * Failures retry with exponential backoff up to max_attempts.
+ *
+ * During a reload the old and the new instance of the plugin run side by
+ * side on the same data_dir, so the file (not memory) is the truth:
+ * every change happens under an flock on recordings.lock after
+ * re-reading it, and an entry being worked on carries a lease so that
+ * only one worker fetches it.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sys/file.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -22,13 +29,17 @@
 #include "twilio.h"
 
 #define TWILIO_REC_DONE_KEEP 512
+/* How often an idle worker looks at the file for entries another
+ * instance added. */
+#define TWILIO_REC_POLL_MS 1000
 
 struct twilio_rec {
 	pthread_t th;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool stop, running;
-	json_t *pending; /* array of entries */
+	int lock_fd;     /* flock()ed around every read-modify-write */
+	json_t *pending; /* array of entries (as last read) */
 	json_t *done;    /* RecordingSids handed over, newest last */
 	char path[PATH_MAX];
 };
@@ -89,6 +100,50 @@ save(twilio *t)
 	return (CX_OK);
 }
 
+/* Caller holds mu. Replaces the in-memory lists with the file's. */
+static cx_err
+load(twilio *t)
+{
+	twilio_rec *r = t->rec;
+	json_error_t je;
+	json_t *doc = json_load_file(r->path, 0, &je);
+	if (doc == NULL && access(r->path, F_OK) == 0) {
+		t->host->log(t->host, CX_LOG_ERROR, "twilio: %s is unreadable "
+		    "(%s)", r->path, je.text);
+		return (CX_EIO);
+	}
+	json_t *p = json_object_get(doc, "pending");
+	json_t *d = json_object_get(doc, "done");
+	json_decref(r->pending);
+	json_decref(r->done);
+	r->pending = json_is_array(p) ? json_incref(p) : json_array();
+	r->done = json_is_array(d) ? json_incref(d) : json_array();
+	json_decref(doc);
+	return (r->pending && r->done ? CX_OK : CX_ENOMEM);
+}
+
+/* Caller holds mu: takes the file lock and re-reads the file. */
+static cx_err
+file_lock(twilio *t)
+{
+	while (flock(t->rec->lock_fd, LOCK_EX) != 0) {
+		if (errno != EINTR) {
+			return (CX_EIO);
+		}
+	}
+	cx_err e = load(t);
+	if (e != CX_OK) {
+		flock(t->rec->lock_fd, LOCK_UN);
+	}
+	return (e);
+}
+
+static void
+file_unlock(twilio *t)
+{
+	flock(t->rec->lock_fd, LOCK_UN);
+}
+
 static json_t *
 find(json_t *arr, const char *sid, size_t *at)
 {
@@ -114,8 +169,12 @@ twilio_rec_add(twilio *t, const twilio_form *f, const char *call_id)
 	const char *re = twilio_form_get(f, "RecordingSid");
 	int64_t dur = 0;
 	const char *ds = twilio_form_get(f, "RecordingDuration");
+	if (r == NULL) {
+		return (CX_ECLOSED);
+	}
 	if (ds != NULL) {
-		dur = strtoll(ds, NULL, 10) * 1000;
+		dur = strtoll(ds, NULL, 10);
+		dur = dur > 0 && dur < 1000000000 ? dur * 1000 : 0;
 	}
 	json_t *e = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:i, s:I}",
 	    "recording_sid", re, "call_sid", twilio_form_get(f, "CallSid"),
@@ -130,17 +189,16 @@ twilio_rec_add(twilio *t, const twilio_form *f, const char *call_id)
 	if (call_id != NULL) {
 		json_object_set_new(e, "call_id", json_string(call_id));
 	}
-	cx_err rv = CX_OK;
 	pthread_mutex_lock(&r->mu);
-	if (find(r->pending, re, NULL) == NULL && find(r->done, re, NULL) ==
-	    NULL) {
-		json_array_append(r->pending, e);
-		rv = save(t);
-		if (rv != CX_OK) {
-			json_array_remove(r->pending,
-			    json_array_size(r->pending) - 1);
+	cx_err rv = file_lock(t);
+	if (rv == CX_OK) {
+		if (find(r->pending, re, NULL) == NULL &&
+		    find(r->done, re, NULL) == NULL) {
+			json_array_append(r->pending, e);
+			rv = save(t);
+			pthread_cond_broadcast(&r->cv);
 		}
-		pthread_cond_broadcast(&r->cv);
+		file_unlock(t);
 	}
 	pthread_mutex_unlock(&r->mu);
 	json_decref(e);
@@ -282,10 +340,15 @@ settle(twilio *t, const char *sid, rec_result res)
 {
 	twilio_rec *r = t->rec;
 	size_t at;
+	if (file_lock(t) != CX_OK) {
+		return; /* the lease runs out and the entry is tried again */
+	}
 	json_t *e = find(r->pending, sid, &at);
 	if (e == NULL) {
+		file_unlock(t);
 		return;
 	}
+	json_object_del(e, "lease_until");
 	json_int_t n = json_integer_value(json_object_get(e, "attempts")) + 1;
 	if (res == REC_DONE) {
 		json_array_append_new(r->done, json_string(sid));
@@ -311,6 +374,43 @@ settle(twilio *t, const char *sid, rec_result res)
 		json_object_set_new(e, "next_ms", json_integer(now_ms() + d));
 	}
 	(void) save(t);
+	file_unlock(t);
+}
+
+/* Caller holds mu. Leases the due entry (if any) and returns a copy;
+ * *next gets when to look again. */
+static json_t *
+take_due(twilio *t, int64_t *next)
+{
+	twilio_rec *r = t->rec;
+	int64_t now = now_ms();
+	*next = now + TWILIO_REC_POLL_MS;
+	if (file_lock(t) != CX_OK) {
+		return (NULL);
+	}
+	json_t *due = NULL, *e;
+	size_t i;
+	json_array_foreach(r->pending, i, e) {
+		int64_t at = json_integer_value(json_object_get(e, "next_ms"));
+		int64_t lease = json_integer_value(json_object_get(e,
+		    "lease_until"));
+		at = lease > at ? lease : at;
+		if (at <= now && due == NULL) {
+			due = e;
+		} else if (at > now && at < *next) {
+			*next = at;
+		}
+	}
+	json_t *copy = NULL;
+	if (due != NULL) {
+		/* Longer than any download may take: a lease left by a
+		 * crashed worker only delays the retry. */
+		int64_t lease = now + 2 * (t->http_timeout_ms * 30 + 60000);
+		json_object_set_new(due, "lease_until", json_integer(lease));
+		copy = save(t) == CX_OK ? json_deep_copy(due) : NULL;
+	}
+	file_unlock(t);
+	return (copy);
 }
 
 static void *
@@ -320,31 +420,19 @@ worker(void *arg)
 	twilio_rec *r = t->rec;
 	pthread_mutex_lock(&r->mu);
 	while (!r->stop) {
-		json_t *due = NULL, *e;
-		int64_t next = INT64_MAX, now = now_ms();
-		size_t i;
-		json_array_foreach(r->pending, i, e) {
-			int64_t at = json_integer_value(json_object_get(e,
-			    "next_ms"));
-			if (at < next) {
-				next = at, due = e;
-			}
-		}
-		if (due == NULL || next > now) {
+		int64_t next;
+		json_t *copy = take_due(t, &next);
+		if (copy == NULL) {
 			struct timespec ts;
-			int64_t until = due ? next : now + 60000;
-			ts.tv_sec = (time_t) (until / 1000);
-			ts.tv_nsec = (long) (until % 1000) * 1000000;
+			ts.tv_sec = (time_t) (next / 1000);
+			ts.tv_nsec = (long) (next % 1000) * 1000000;
 			pthread_cond_timedwait(&r->cv, &r->mu, &ts);
 			continue;
 		}
-		json_t *copy = json_deep_copy(due);
 		pthread_mutex_unlock(&r->mu);
-		rec_result res = copy ? process(t, copy) : REC_RETRY;
+		rec_result res = process(t, copy);
 		pthread_mutex_lock(&r->mu);
-		if (copy != NULL) {
-			settle(t, str(copy, "recording_sid"), res);
-		}
+		settle(t, str(copy, "recording_sid"), res);
 		json_decref(copy);
 	}
 	pthread_mutex_unlock(&r->mu);
@@ -359,34 +447,29 @@ twilio_rec_start(twilio *t)
 		return (CX_ENOMEM);
 	}
 	t->rec = r;
+	r->lock_fd = -1;
 	pthread_mutex_init(&r->mu, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_cond_init(&r->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	pthread_cond_init(&r->cv, NULL);
 	snprintf(r->path, sizeof(r->path), "%s/recordings.json",
 	    t->host->data_dir);
-	json_error_t je;
-	json_t *doc = json_load_file(r->path, 0, &je);
-	if (doc == NULL && access(r->path, F_OK) == 0) {
-		t->host->log(t->host, CX_LOG_ERROR, "twilio: %s is unreadable "
-		    "(%s); refusing to start rather than lose recordings",
-		    r->path, je.text);
+	char lpath[PATH_MAX + 8];
+	snprintf(lpath, sizeof(lpath), "%s/recordings.lock",
+	    t->host->data_dir);
+	r->lock_fd = open(lpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (r->lock_fd < 0) {
+		t->host->log(t->host, CX_LOG_ERROR, "twilio: cannot open %s: "
+		    "%s", lpath, strerror(errno));
 		return (CX_EIO);
 	}
-	r->pending = json_incref(json_object_get(doc, "pending"));
-	r->done = json_incref(json_object_get(doc, "done"));
-	json_decref(doc);
-	if (!json_is_array(r->pending)) {
-		json_decref(r->pending);
-		r->pending = json_array();
+	pthread_mutex_lock(&r->mu);
+	cx_err e = file_lock(t);
+	if (e == CX_OK) {
+		file_unlock(t);
 	}
-	if (!json_is_array(r->done)) {
-		json_decref(r->done);
-		r->done = json_array();
-	}
-	if (r->pending == NULL || r->done == NULL) {
-		return (CX_ENOMEM);
+	pthread_mutex_unlock(&r->mu);
+	if (e != CX_OK) {
+		/* Refuse to start rather than overwrite and lose them. */
+		return (e);
 	}
 	if (json_array_size(r->pending) > 0) {
 		t->host->log(t->host, CX_LOG_INFO, "twilio: resuming %zu "
@@ -401,18 +484,30 @@ twilio_rec_start(twilio *t)
 }
 
 void
+twilio_rec_halt(twilio *t)
+{
+	twilio_rec *r = t->rec;
+	if (r == NULL || !r->running) {
+		return;
+	}
+	pthread_mutex_lock(&r->mu);
+	r->stop = true;
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	pthread_join(r->th, NULL);
+	r->running = false;
+}
+
+void
 twilio_rec_stop(twilio *t)
 {
 	twilio_rec *r = t->rec;
 	if (r == NULL) {
 		return;
 	}
-	if (r->running) {
-		pthread_mutex_lock(&r->mu);
-		r->stop = true;
-		pthread_cond_broadcast(&r->cv);
-		pthread_mutex_unlock(&r->mu);
-		pthread_join(r->th, NULL);
+	twilio_rec_halt(t);
+	if (r->lock_fd >= 0) {
+		close(r->lock_fd);
 	}
 	json_decref(r->pending);
 	json_decref(r->done);
