@@ -422,6 +422,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.end_headers()
                 return
             r["gets"] += 1
+            r.setdefault("formats", []).append(ext or "")
             fail = CONFIG["recording_fail"] > 0
             if fail:
                 CONFIG["recording_fail"] -= 1

@@ -219,6 +219,39 @@ full_call(void **st)
 }
 
 static void
+recording_mp3(void **st)
+{
+	(void) st;
+	rig_core core;
+	rig_core_init(&core);
+	char *y = rig_yaml("recording_format: mp3\n");
+	/* call_with only needs the kit; the core stand-in is `core`. */
+	hook_fx fx = {.yaml = y, .tk = rig_kit(y, &core)};
+	char *sid = call_with(&fx, "call_m1", "completed", "\"record\":true");
+	json_t *box = rig_outbox_for(sid);
+	json_t *rec = json_array_get(box, json_array_size(box) - 1);
+	assert_string_equal(jstr(rec, "kind"), "recording");
+	assert_int_equal(rig_deliver_entry(fx.tk, rec), 200);
+	json_t *got = rig_wait_recording(&core, sid, 10000);
+	assert_non_null(got);
+	assert_string_equal(jstr(got, "content_type"), "audio/mpeg");
+	json_t *fs = rig_fake("GET", "/_test/state", NULL);
+	json_t *r = json_object_get(json_object_get(fs, "recordings"),
+	    param_of(rec, "RecordingSid"));
+	assert_string_equal(json_string_value(json_array_get(json_object_get(r,
+	    "formats"), 0)), ".mp3");
+	/* delete_recordings is off: Twilio keeps its copy. */
+	assert_true(json_is_false(json_object_get(r, "deleted")));
+	json_decref(fs);
+	json_decref(got);
+	json_decref(box);
+	free(sid);
+	cx_testkit_free(fx.tk);
+	free(y);
+	rig_core_free(&core);
+}
+
+static void
 outcomes(void **st)
 {
 	hook_fx *fx = *st;
@@ -584,6 +617,7 @@ main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(full_call, setup, teardown),
 	    cmocka_unit_test_setup_teardown(outcomes, setup, teardown),
+	    cmocka_unit_test(recording_mp3),
 	    cmocka_unit_test_setup_teardown(forged, setup, teardown),
 	    cmocka_unit_test_setup_teardown(sdk_signatures, setup, teardown),
 	    cmocka_unit_test_setup_teardown(amd_remembered, setup, teardown),
