@@ -204,7 +204,7 @@ cx_err
 twilio_http_error(const twilio *t, const char *op, const twilio_resp *r,
     cx_err transport, json_t **reply)
 {
-	char msg[512];
+	char msg[512], logmsg[160];
 	cx_err e;
 	if (transport != CX_OK) {
 		snprintf(msg, sizeof(msg), "twilio: %s: %s (%s)", op,
@@ -212,10 +212,15 @@ twilio_http_error(const twilio *t, const char *op, const twilio_resp *r,
 		                                "cannot reach the API",
 		    curl_easy_strerror((CURLcode) r->curl_code));
 		e = transport;
+		snprintf(logmsg, sizeof(logmsg), "%s", msg);
 	} else {
 		json_t *j = r->body ? json_loads(r->body, 0, NULL) : NULL;
 		json_int_t code = json_integer_value(json_object_get(j, "code"));
 		const char *m = json_string_value(json_object_get(j, "message"));
+		/* Twilio's message can quote the phone number: it goes to
+		 * the dialer (the call's error), the log gets the code. */
+		snprintf(logmsg, sizeof(logmsg), "twilio: %s: HTTP %ld, code "
+		    "%lld", op, r->status, (long long) code);
 		if (code != 0) {
 			snprintf(msg, sizeof(msg), "twilio %lld: %s",
 			    (long long) code, m ? m : "(no message)");
@@ -234,8 +239,9 @@ twilio_http_error(const twilio *t, const char *op, const twilio_resp *r,
 			e = CX_EINVAL;
 		}
 	}
-	t->host->log(t->host, e == CX_EINVAL ? CX_LOG_WARN : CX_LOG_ERROR,
-	    "%s", msg);
+	t->host->log(t->host, e == CX_EINVAL || e == CX_ENOENT ? CX_LOG_WARN :
+	                                                        CX_LOG_ERROR,
+	    "%s", logmsg);
 	if (reply != NULL) {
 		json_decref(*reply);
 		*reply = json_pack("{s:s}", "message", msg);

@@ -58,7 +58,16 @@ done
 export TWILIO_FAKE=http://127.0.0.1:$port
 export NODE_PATH=$cache/node_modules
 export TWILIO_ORACLE="node $here/oracle.js"
-"$@"
+# Everything the test and the plugin print is kept: no auth token may
+# appear in it (the plugin must never log a secret).
+set -o pipefail
+"$@" 2>&1 | tee "$dir/log"
 rc=$?
 [ $rc -eq 0 ] || { echo "--- fake Twilio output" >&2; cat "$dir/out" >&2; }
+for tok in "$TWILIO_TOKEN1" "$TWILIO_TOKEN2"; do
+	if grep -qF "$tok" "$dir/log"; then
+		echo "twilio_harness: FAIL: an auth token appears in the output" >&2
+		rc=1
+	fi
+done
 exit $rc
