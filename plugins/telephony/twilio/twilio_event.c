@@ -222,8 +222,15 @@ status_event(const twilio_form *f, const char *hint, json_t *ev, char *err,
 	return (TWILIO_EV_STATUS);
 }
 
+/* A recording callback says little about the call, so it carries the
+ * least its existence proves: a completed recording exists only for a
+ * call that was answered and is over ("completed"; voicemail when AMD
+ * said machine); any other recording status proves nothing ("queued",
+ * which never moves a call's status). seq 0 keeps it from overriding
+ * what the status callbacks (SequenceNumber 0 and up) report. */
 static twilio_ev_kind
-recording_event(const twilio_form *f, json_t *ev, char *err, size_t errlen)
+recording_event(const twilio_form *f, const char *hint, json_t *ev,
+    char *err, size_t errlen)
 {
 	const char *sid = twilio_form_get(f, "CallSid");
 	const char *re = twilio_form_get(f, "RecordingSid");
@@ -244,8 +251,33 @@ recording_event(const twilio_form *f, json_t *ev, char *err, size_t errlen)
 	char id[256];
 	snprintf(id, sizeof(id), "%s:recording:%s:%.32s", sid, re, st);
 	json_object_set_new(ev, "event_id", json_string(id));
+	json_object_set_new(ev, "seq", json_integer(0));
+	json_object_set_new(ev, "status",
+	    json_string(done ? CX_CALL_COMPLETED : CX_CALL_QUEUED));
+	bool machine = hint != NULL && strncmp(hint, "machine", 7) == 0;
+	if (done && machine) {
+		json_object_set_new(ev, "outcome",
+		    json_string(CX_OUTCOME_VOICEMAIL));
+		json_object_set_new(ev, "voicemail", json_true());
+	}
 	json_object_set_new(ev, "recording_pending", json_boolean(done));
 	return (TWILIO_EV_RECORDING);
+}
+
+/* The core takes our own call ids only ("call_" and printable ASCII);
+ * anything else in the callback URL is left out, not refused. */
+static bool
+call_id_ok(const char *s)
+{
+	if (s == NULL || strncmp(s, "call_", 5) != 0 || strlen(s) > 64) {
+		return (false);
+	}
+	for (; *s; s++) {
+		if (*s <= ' ' || *s > '~') {
+			return (false);
+		}
+	}
+	return (true);
 }
 
 twilio_ev_kind
@@ -265,10 +297,11 @@ twilio_event_build(const twilio_form *f, bool recording,
 		snprintf(err, errlen, "out of memory");
 		return (TWILIO_EV_BAD);
 	}
-	if (call_id != NULL && call_id[0] != '\0') {
+	if (call_id_ok(call_id)) {
 		json_object_set_new(ev, "call_id", json_string(call_id));
 	}
-	twilio_ev_kind k = recording ? recording_event(f, ev, err, errlen) :
+	twilio_ev_kind k = recording ?
+	    recording_event(f, answered_by, ev, err, errlen) :
 	                               status_event(f, answered_by, ev, err,
 	                                   errlen);
 	if (k != TWILIO_EV_STATUS && k != TWILIO_EV_RECORDING) {

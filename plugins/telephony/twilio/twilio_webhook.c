@@ -155,9 +155,7 @@ handle(twilio *t, const cx_http_req *req, cx_http_resp *resp,
 		goto out;
 	}
 	char ab[24] = "";
-	if (!recording) {
-		amd_memory(t, &body, ab, sizeof(ab));
-	}
+	amd_memory(t, &body, ab, sizeof(ab));
 	twilio_ev_kind k = twilio_event_build(&body, recording, t->host->name,
 	    call_id, ab[0] ? ab : NULL, &ev, err, sizeof(err));
 	if (k == TWILIO_EV_BAD) {

@@ -52,7 +52,29 @@ UPDATES = []           # every update: {"sid", "params"}
 NEXT = []              # queued per-create controls
 CONFIG = {"recording_fail": 0, "max_page_size": 1000, "slow_seconds": 3}
 BASE = ""
-AUDIO = b"RIFF" + bytes(range(256)) * 8  # served as the recording
+
+
+def make_wav():
+    """Half a second of a 440 Hz tone, 8 kHz mono 16-bit PCM."""
+    import io
+    import math
+    import struct
+    import wave
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(
+            2 * math.pi * 440 * i / 8000))) for i in range(4000)))
+    return buf.getvalue()
+
+
+# What Twilio serves for a recording: WAV, or MP3 (an ID3v2 tag, then
+# MPEG-1 Layer III frame headers; the frame data is silence).
+AUDIO = {"wav": make_wav(),
+         "mp3": b"ID3\x04\x00\x00\x00\x00\x00\x00" +
+                (b"\xff\xfb\x90\x64" + bytes(413)) * 20}
 
 
 def rfc2822(ts=None):
@@ -238,7 +260,8 @@ class Handler(BaseHTTPRequestHandler):
                 st = {"creates": CREATES, "updates": UPDATES,
                       "recordings": RECORDINGS,
                       "calls": [CALLS[s] for s in CALL_ORDER],
-                      "audio_b64": base64.b64encode(AUDIO).decode()}
+                      "audio_b64": {k: base64.b64encode(v).decode()
+                                    for k, v in AUDIO.items()}}
                 return self.send_json(200, st)
         req = json.loads(self.body() or b"{}")
         with LOCK:
@@ -443,7 +466,7 @@ class Handler(BaseHTTPRequestHandler):
         if not m or m.group(1) not in RECORDINGS:
             return self.send_json(404, error_body(20404, "Not found", 404))
         ctype = "audio/x-wav" if m.group(2) == "wav" else "audio/mpeg"
-        self.send_raw(200, ctype, AUDIO)
+        self.send_raw(200, ctype, AUDIO[m.group(2)])
 
 
 def main():

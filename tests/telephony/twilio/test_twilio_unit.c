@@ -250,11 +250,21 @@ recording_mapping(void **st)
 	    true, TWILIO_EV_RECORDING);
 	assert_string_equal(s(ev, "event_id"), "CA1:recording:RE9:completed");
 	assert_true(json_is_true(json_object_get(ev, "recording_pending")));
-	assert_null(json_object_get(ev, "status"));
+	/* A finished recording proves an answered, ended call; seq 0 so
+	 * it never overrides the status callbacks. */
+	assert_string_equal(s(ev, "status"), CX_CALL_COMPLETED);
+	assert_int_equal(json_integer_value(json_object_get(ev, "seq")), 0);
+	assert_null(json_object_get(ev, "outcome"));
+	json_decref(ev);
+	ev = event_hint("CallSid=CA1&RecordingSid=RE9&RecordingStatus="
+	                "completed&RecordingUrl=u", true, "machine_end_beep",
+	    TWILIO_EV_RECORDING);
+	assert_string_equal(s(ev, "outcome"), CX_OUTCOME_VOICEMAIL);
 	json_decref(ev);
 	ev = event("CallSid=CA1&RecordingSid=RE9&RecordingStatus=absent",
 	    true, TWILIO_EV_RECORDING);
 	assert_true(json_is_false(json_object_get(ev, "recording_pending")));
+	assert_string_equal(s(ev, "status"), CX_CALL_QUEUED);
 	json_decref(ev);
 	assert_null(event("CallSid=CA1&RecordingStatus=completed", true,
 	    TWILIO_EV_BAD));

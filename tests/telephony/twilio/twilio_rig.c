@@ -44,17 +44,18 @@ jstr(const json_t *o, const char *k)
 /* ---- the core's handlers ---- */
 
 static json_t *
-read_file_info(const char *path)
+read_file_info(const char *path, const char *ctype)
 {
 	FILE *f = fopen(path, "rb");
 	if (f == NULL) {
 		return (json_pack("{s:b}", "exists", 0));
 	}
-	char buf[65536];
+	char buf[262144];
 	size_t n = fread(buf, 1, sizeof(buf), f);
 	fclose(f);
 	json_t *fake = rig_fake("GET", "/_test/state", NULL);
-	const char *b64 = jstr(fake, "audio_b64");
+	const char *b64 = jstr(json_object_get(fake, "audio_b64"),
+	    strcmp(ctype, "audio/mpeg") == 0 ? "mp3" : "wav");
 	/* The fake serves one fixed body; compare with its base64. */
 	char *mine = NULL;
 	size_t ml = 0;
@@ -95,7 +96,11 @@ core_fn(void *arg, const cx_msg *req, json_t **reply)
 		if (c->fail_events > 0) {
 			c->fail_events--;
 			rv = CX_EIO;
-		} else if (id == NULL) {
+		} else if (id == NULL || !json_is_integer(json_object_get(
+		               req->data, "seq")) ||
+		           jstr(req->data, "status") == NULL ||
+		           jstr(req->data, "provider") == NULL) {
+			/* What the core requires of every call.event. */
 			rv = CX_EINVAL;
 		} else {
 			bool dup = json_object_get(c->ids, id) != NULL;
@@ -107,7 +112,8 @@ core_fn(void *arg, const cx_msg *req, json_t **reply)
 		}
 	} else if (strcmp(req->type, CX_SVC_CALL_RECORDING) == 0) {
 		pthread_mutex_unlock(&c->mu);
-		json_t *info = read_file_info(jstr(req->data, "path"));
+		json_t *info = read_file_info(jstr(req->data, "path"),
+		    jstr(req->data, "content_type"));
 		pthread_mutex_lock(&c->mu);
 		json_t *r = json_deep_copy(req->data);
 		json_object_set_new(r, "file", info);
