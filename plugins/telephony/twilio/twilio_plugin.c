@@ -78,10 +78,16 @@ twilio_validate(const json_t *s, char *err, size_t errlen)
 		                      "together: set both or neither");
 		return (CX_EINVAL);
 	}
-	if (sid != NULL && (strlen(sid) != 34 || strncmp(sid, "AC", 2) != 0 ||
-	                       strspn(sid + 2, "0123456789abcdef") != 32)) {
-		snprintf(err, errlen, "'account_sid' must be AC followed by 32 "
-		                      "lowercase hex digits");
+	/* Twilio's SIDs are AC + 32 hex digits; any letters and digits are
+	 * let through (test and benchmark accounts): the SID goes into URL
+	 * paths, so that is what matters. */
+	if (sid != NULL && (strlen(sid) < 3 || strlen(sid) > 64 ||
+	                       strncmp(sid, "AC", 2) != 0 ||
+	                       strspn(sid, "0123456789abcdefghijklmnopqrstuvwxyz"
+	                                   "ABCDEFGHIJKLMNOPQRSTUVWXYZ") !=
+	                           strlen(sid))) {
+		snprintf(err, errlen, "'account_sid' must be AC followed by "
+		                      "letters and digits (AC + 32 hex digits)");
 		return (CX_EINVAL);
 	}
 	if (api == NULL || !base_url_ok(api)) {
