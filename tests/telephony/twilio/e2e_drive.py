@@ -1,10 +1,13 @@
 #!/usr/bin/python3
 """e2e_drive.py - plays the dialer and Twilio's network for e2e_test.sh.
 
-  e2e_drive.py call ACCOUNT_ID   insert a queued call row (as the dialer
+  e2e_drive.py call ACCOUNT_ID [N]
+                                 insert a queued call row (as the dialer
                                  does), have the fake Twilio create it with
-                                 the callbacks the plugin asks for, store
-                                 the CallSid; prints "<call id> <CallSid>"
+                                 the callbacks the plugin asks for, under
+                                 Twilio account N (1: the platform's, 2:
+                                 the one in the vault), store the CallSid;
+                                 prints "<call id> <CallSid>"
   e2e_drive.py relay CALL_SID    POST the fake's signed callbacks for the
                                  call to the daemon: out of order, the
                                  final one twice; prints the statuses
@@ -24,10 +27,11 @@ import urllib.parse
 import urllib.request
 
 
-def fake(path, data=None, auth=False):
+def fake(path, data=None, auth=None):
     req = urllib.request.Request(os.environ["TWILIO_FAKE"] + path, data=data)
     if auth:
-        cred = "%s:%s" % (os.environ["TWILIO_SID1"], os.environ["TWILIO_TOKEN1"])
+        cred = "%s:%s" % (os.environ["TWILIO_SID" + auth],
+                          os.environ["TWILIO_TOKEN" + auth])
         req.add_header("Authorization",
                        "Basic " + base64.b64encode(cred.encode()).decode())
         req.add_header("Content-Type", "application/x-www-form-urlencoded")
@@ -35,7 +39,7 @@ def fake(path, data=None, auth=False):
         return json.loads(r.read().decode())
 
 
-def call(account):
+def call(account, n):
     base, cid = os.environ["E2E_BASE"], "call_" + secrets.token_hex(12)
     db = sqlite3.connect(os.environ["E2E_DB"], timeout=10)
     db.execute("INSERT INTO calls (id, account_id, provider, status, "
@@ -53,8 +57,9 @@ def call(account):
     params += [("Record", "true"), ("RecordingStatusCallback",
                                     hook % "recording"),
                ("RecordingStatusCallbackEvent", "completed")]
-    c = fake("/2010-04-01/Accounts/%s/Calls.json" % os.environ["TWILIO_SID1"],
-             urllib.parse.urlencode(params).encode(), auth=True)
+    c = fake("/2010-04-01/Accounts/%s/Calls.json"
+             % os.environ["TWILIO_SID" + n],
+             urllib.parse.urlencode(params).encode(), auth=n)
     db.execute("UPDATE calls SET provider_call_id = ? WHERE id = ?",
                (c["sid"], cid))
     db.commit()
@@ -81,8 +86,8 @@ def relay(sid):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "call":
-        call(sys.argv[2])
+    if len(sys.argv) in (3, 4) and sys.argv[1] == "call":
+        call(sys.argv[2], sys.argv[3] if len(sys.argv) == 4 else "1")
     elif len(sys.argv) == 3 and sys.argv[1] == "relay":
         relay(sys.argv[2])
     else:

@@ -105,5 +105,44 @@ for _ in $(seq 1 50); do [ "$(deleted)" = True ] && break; sleep 0.1; done
 check "the recording is deleted at Twilio" test "$(deleted)" = True
 check "no temporary file left" \
 	bash -c "! ls '$TMP/data/plugins/twilio/' | grep -q '^rec-'"
+# ---- an account with its own Twilio credentials in the vault ----
+VAULT=$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H "Cookie: $COOKIE" \
+	-H 'Content-Type: application/json' -H "Origin: $BASE" \
+	--data-binary "{\"account_sid\":\"$TWILIO_SID2\",\"auth_token\":\"$TWILIO_TOKEN2\"}" \
+	"$BASE/v1/credentials/twilio")
+check "vault entry stored: $VAULT" test "$VAULT" = 201
+read -r CALL2 SID2 < <($PY "$HERE/e2e_drive.py" call "$ACC" 2)
+STATUSES=$($PY "$HERE/e2e_drive.py" relay "$SID2")
+check "callbacks signed by the vault account's token are accepted ($STATUSES)" \
+	test "$STATUSES" = "200 200 200 200 200 200"
+curl -s -H "Cookie: $COOKIE" "$BASE/v1/calls/$CALL2" >"$TMP/call.json"
+check "that call completed too" test "$(field status)" = completed
+for _ in $(seq 1 100); do
+	CODE=$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: $COOKIE" \
+		"$BASE/v1/calls/$CALL2/recording")
+	[ "$CODE" = 200 ] && break
+	sleep 0.1
+done
+check "its recording, fetched with the vault credentials: $CODE" test "$CODE" = 200
+# Signed with the platform token, for the vault account's call: refused.
+$PY - "$SID2" "$CALL2" >"$TMP/forged" <<'PYEOF'
+import base64, hashlib, hmac, os, sys, urllib.parse
+sid, call = sys.argv[1], sys.argv[2]
+url = os.environ["E2E_BASE"] + "/webhooks/twilio/status?cx_call=" + call
+p = {"AccountSid": os.environ["TWILIO_SID2"], "CallSid": sid,
+     "CallStatus": "busy", "SequenceNumber": "9"}
+data = url + "".join(k + p[k] for k in sorted(p))
+sig = base64.b64encode(hmac.new(os.environ["TWILIO_TOKEN1"].encode(),
+                                data.encode(), hashlib.sha1).digest())
+print(sig.decode(), urllib.parse.urlencode(p))
+PYEOF
+read -r FSIG FBODY <"$TMP/forged"
+FORGED=$(curl -s -o /dev/null -w '%{http_code}' -X POST \
+	-H 'Content-Type: application/x-www-form-urlencoded' \
+	-H "X-Twilio-Signature: $FSIG" --data "$FBODY" \
+	"$BASE/webhooks/twilio/status?cx_call=$CALL2")
+check "the platform token cannot speak for the vault account: $FORGED" \
+	test "$FORGED" = 403
 check "the auth token is never logged" bash -c "! grep -qF '$TWILIO_TOKEN1' '$LOG'"
+check "the vault token is never logged" bash -c "! grep -qF '$TWILIO_TOKEN2' '$LOG'"
 finish
