@@ -471,8 +471,8 @@ cxi_api_vault_unseal(cxi_api *a, const char *token, char **plain)
 	uint8_t *msg = NULL;
 	size_t len = 0;
 	char fwhy[128];
-	/* ttl -1: a sealed secret never expires (0 would mean "expired
-	 * one second after sealing"). */
+	/* Stored credentials do not expire: ttl -1 skips the time check
+	 * (a ttl of 0 would refuse every token sealed before this second). */
 	cx_err rv = cxi_multifernet_decrypt(a->vault, a->n_vault, token, -1,
 	    (int64_t) time(NULL), &msg, &len, NULL, fwhy, sizeof(fwhy));
 	if (rv != CX_OK) {
