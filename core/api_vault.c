@@ -1,7 +1,8 @@
 /*
  * api_vault.c - the credential vault: PUT /v1/credentials/{provider},
- * GET /v1/credentials, DELETE /v1/credentials/{id}, and key rotation for
- * `callixoctl vault rotate` (security.md section 6, F-6).
+ * GET /v1/credentials, DELETE /v1/credentials/{id}, and seal/unseal for
+ * the rest of the core (security.md section 6, F-6). Key rotation for
+ * `callixoctl vault rotate` is in api_vault_rotate.c.
  *
  * Provider secrets are stored as a Fernet token (Python `cryptography`
  * compatible) of the JSON of the secret fields; the API only ever shows
