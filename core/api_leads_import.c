@@ -43,7 +43,7 @@ static void
 import_sync(cxi_actx *c, const cxi_db *db, const char *campaign,
     const char *dc)
 {
-	cxi_csv_dbsink sink = {db, c->sess.account, campaign};
+	cxi_csv_dbsink sink = {db, c->sess.account, campaign, 0};
 	cxi_csv_opts o = {.default_region = dc,
 	    .zones = cxi_leads_zones(c->api->leads),
 	    .sink = cxi_csvimp_db_sink, .sink_arg = &sink};

@@ -99,6 +99,8 @@ typedef struct cxi_csv_dbsink {
 	const struct cxi_db *db;
 	const char *account;
 	const char *campaign_id; /* may be NULL */
+	int64_t last_ms;         /* set by the sink: batches of one import
+	                          * get increasing times (start at 0) */
 } cxi_csv_dbsink;
 cx_err cxi_csvimp_db_sink(void *arg, const cxi_csv_lead *rows, size_t n,
     size_t *inserted, char *why, size_t whylen);

@@ -162,7 +162,7 @@ job_run_one(cxi_leads *l, const json_t *job)
 	cxi_info("leads", "import %s started", id);
 
 	job_run r = {l, id, {0}, 0};
-	cxi_csv_dbsink sink = {&r.db, acc, cmp};
+	cxi_csv_dbsink sink = {&r.db, acc, cmp, 0};
 	cxi_csv_opts o = {.default_region = dc != NULL ? dc : l->country,
 	    .zones = l->zones, .sink = cxi_csvimp_db_sink, .sink_arg = &sink,
 	    .progress = job_progress, .progress_arg = &r};
