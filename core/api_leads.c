@@ -216,7 +216,8 @@ static void
 leads_create(cxi_actx *c)
 {
 	static const char *const allowed[] = {"phone", "name", "timezone",
-	    "tags", "metadata", "campaign_id", "default_country", NULL};
+	    "tags", "metadata", "campaign_id", "default_country", "status",
+	    NULL};
 	char e164[CXI_E164_MAX], region[3], why[256] = "";
 	if (!cxi_api_auth(c) || !lead_body(c, allowed)) {
 		return;

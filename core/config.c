@@ -532,7 +532,7 @@ cxi_config_free(cxi_config *cfg)
 	}
 	free(cfg->auth_origins);
 	free(cfg->auth_common_passwords);
-	free(cfg->leads_zones_file);
+	free(cfg->leads_phone_zones);
 	if (cfg->master_key != NULL) {
 		explicit_bzero(cfg->master_key, strlen(cfg->master_key));
 		free(cfg->master_key);

@@ -82,7 +82,7 @@ typedef struct cxi_config {
 	int auth_hash_workers;    /* auth.hash_workers */
 	/* leads: (config_leads.c) */
 	char leads_default_country[3]; /* leads.default_country, "US" */
-	char *leads_zones_file;   /* leads.zones_file, resolved */
+	char *leads_phone_zones;   /* leads.phone_zones, resolved */
 	bool leads_zones_default; /* not given: a missing file is a warning */
 	size_t leads_import_max;  /* leads.import_max_bytes */
 	size_t leads_import_sync_max; /* leads.import_sync_max_bytes */

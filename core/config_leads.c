@@ -5,7 +5,7 @@
  *   leads:
  *     default_country: US            # ISO 3166 alpha-2, for numbers
  *                                    # written without +<country code>
- *     zones_file: phone-zones.tsv    # E.164 prefix -> IANA time zone
+ *     phone_zones: phone-zones.tsv    # E.164 prefix -> IANA time zone
  *     import_max_bytes: 209715200    # largest CSV upload (200 MiB)
  *     import_sync_max_bytes: 1048576 # larger uploads run as a job
  */
@@ -22,7 +22,7 @@
 void
 cxi_cfg_leads(cxi_cctx *cc, cxi_config *cfg, const cxi_ynode *leads)
 {
-	static const char *const keys[] = {"default_country", "zones_file",
+	static const char *const keys[] = {"default_country", "phone_zones",
 	    "import_max_bytes", "import_sync_max_bytes", NULL};
 	long long v;
 	char *country = NULL;
@@ -53,7 +53,7 @@ cxi_cfg_leads(cxi_cctx *cc, cxi_config *cfg, const cxi_ynode *leads)
 			}
 			free(country);
 		}
-		cxi_cfg_path(cc, leads, "zones_file", &cfg->leads_zones_file);
+		cxi_cfg_path(cc, leads, "phone_zones", &cfg->leads_phone_zones);
 		/* 1 KiB .. 4 GiB: the upload is held in memory once. */
 		if (cxi_cfg_int(cc, leads, "import_max_bytes", 1024,
 		        4096 * MIB, &v) == 1) {
@@ -74,11 +74,11 @@ cxi_cfg_leads(cxi_cctx *cc, cxi_config *cfg, const cxi_ynode *leads)
 			    "leads.import_max_bytes");
 		}
 	}
-	if (cfg->leads_zones_file == NULL) {
+	if (cfg->leads_phone_zones == NULL) {
 		cfg->leads_zones_default = true;
-		cfg->leads_zones_file = cxi_path_join(cc->dir,
+		cfg->leads_phone_zones = cxi_path_join(cc->dir,
 		    "phone-zones.tsv");
-		if (cfg->leads_zones_file == NULL) {
+		if (cfg->leads_phone_zones == NULL) {
 			CXI_CERR(cc, 0, 0, "out of memory");
 		}
 	}

@@ -366,6 +366,12 @@ cxi_routes_set_max_body(cxi_routes *rt, const char *plugin,
 	return (rv);
 }
 
+static size_t
+route_rank(const cxi_route *r)
+{
+	return (r->tree ? r->sublen : SIZE_MAX / 2 + r->sublen);
+}
+
 cxi_match
 cxi_routes_match(cxi_routes *rt, const char *plugin, const char *method,
     const char *subpath, cxi_route **out, char *allow, size_t allowlen,
@@ -387,9 +393,10 @@ cxi_routes_match(cxi_routes *rt, const char *plugin, const char *method,
 		if (strcmp(r->plugin, plugin) != 0 || !sub_match(r, subpath)) {
 			continue;
 		}
-		/* The longest (most specific) template wins. */
+		/* An exact template wins, then the longest subtree: "/leads"
+		 * beats "/leads/", which also matches the bare path. */
 		if (strcmp(r->method, method) == 0) {
-			if (best == NULL || r->sublen > best->sublen) {
+			if (best == NULL || route_rank(r) > route_rank(best)) {
 				best = r;
 			}
 		} else {

@@ -375,13 +375,13 @@ cxi_leads_enqueue(cxi_leads *l, const char *tmp, const char *job_id)
 static cx_err
 load_zones(cxi_leads *l, const cxi_config *cfg, char *why, size_t whylen)
 {
-	const char *path = cfg->leads_zones_file;
+	const char *path = cfg->leads_phone_zones;
 	if (path == NULL) {
 		return (CX_OK);
 	}
 	if (cfg->leads_zones_default && access(path, R_OK) != 0) {
 		cxi_warn("leads", "no phone zone table at %s; set "
-		    "leads.zones_file to derive lead time zones from numbers",
+		    "leads.phone_zones to derive lead time zones from numbers",
 		    path);
 		return (CX_OK);
 	}
