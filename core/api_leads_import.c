@@ -38,11 +38,27 @@ csv_type(const char *ct)
 	    (ct[8] == '\0' || ct[8] == ';' || ct[8] == ' '));
 }
 
-/* In the request: the whole body through the importer. */
+/* In the request: the whole body through the importer. The import is
+ * recorded as a job too (done or failed at once), so every import has
+ * an entry to look up later. */
 static void
 import_sync(cxi_actx *c, const cxi_db *db, const char *campaign,
     const char *dc)
 {
+	char why[256] = "";
+	json_t *row = NULL, *f = json_pack("{s:s?, s:s}", "campaign_id",
+	    campaign, "default_country", dc);
+	cx_err rv = f != NULL ? cxi_repo_create(db, &cxi_ent_import_job,
+	    c->sess.account, f, &row, why, sizeof(why)) : CX_ENOMEM;
+	json_decref(f);
+	const char *id = json_string_value(json_object_get(row, "id"));
+	if (rv != CX_OK || id == NULL) {
+		cxi_warn("api", "cannot record a lead import: %s", why);
+		cxi_api_error(c, 503, "unavailable", "the import could not be "
+		    "recorded");
+		json_decref(row);
+		return;
+	}
 	cxi_csv_dbsink sink = {db, c->sess.account, campaign, 0};
 	cxi_csv_opts o = {.default_region = dc,
 	    .zones = cxi_leads_zones(c->api->leads),
@@ -50,29 +66,44 @@ import_sync(cxi_actx *c, const cxi_db *db, const char *campaign,
 	cxi_csvimp *im = cxi_csvimp_new(&o);
 	if (im == NULL) {
 		cxi_api_error(c, 500, "internal", "out of memory");
+		json_decref(row);
 		return;
 	}
-	cx_err rv = cxi_csvimp_feed(im, c->req->body, c->req->body_len);
+	rv = cxi_csvimp_feed(im, c->req->body, c->req->body_len);
 	if (rv == CX_OK) {
 		rv = cxi_csvimp_finish(im);
 	}
 	const cxi_csv_counts *n = cxi_csvimp_counts(im);
+	int64_t now = cxi_repo_now_ms();
+	json_t *sys = json_pack("{s:s, s:s?, s:I, s:I, s:I, s:I, s:O, s:I, "
+	    "s:I}", "state", rv == CX_OK ? "done" : "failed", "error",
+	    cxi_csvimp_fatal(im), "rows_total", (json_int_t) n->rows_total,
+	    "imported", (json_int_t) n->imported, "skipped",
+	    (json_int_t) n->skipped, "invalid", (json_int_t) n->invalid,
+	    "errors", cxi_csvimp_errors(im), "updated_at", (json_int_t) now,
+	    "finished_at", (json_int_t) now);
+	if (sys == NULL || cxi_repo_set(db, &cxi_ent_import_job, NULL, id,
+	                       sys) != CX_OK) {
+		cxi_warn("api", "import %s: cannot record its result", id);
+	}
 	if (rv == CX_EINVAL) {
 		cxi_api_error(c, 400, "invalid_csv", "%s", cxi_csvimp_fatal(im));
 	} else if (rv != CX_OK) {
-		cxi_warn("api", "lead import for %s failed: %s",
-		    c->sess.account, cxi_csvimp_fatal(im));
+		cxi_warn("api", "lead import %s failed: %s", id,
+		    cxi_csvimp_fatal(im));
 		cxi_api_error(c, 503, "unavailable", "the leads could not be "
 		    "stored; rows counted as imported so far stay");
 	} else {
-		cxi_api_reply(c, 200, json_pack("{s:I, s:I, s:I, s:I, s:O}",
-		    "rows_total", (json_int_t) n->rows_total, "imported",
+		cxi_api_reply(c, 200, json_pack("{s:s, s:I, s:I, s:I, s:I, "
+		    "s:O}", "job_id", id, "rows_total",
+		    (json_int_t) n->rows_total, "imported",
 		    (json_int_t) n->imported, "skipped",
 		    (json_int_t) n->skipped, "invalid",
 		    (json_int_t) n->invalid, "errors",
 		    cxi_csvimp_errors(im)));
 	}
 	cxi_csvimp_free(im);
+	json_decref(row);
 }
 
 /* Too large for the request: spool it and queue a job. */
@@ -111,8 +142,8 @@ import_async(cxi_actx *c, const cxi_db *db, const char *campaign,
 	} else {
 		cxi_info("api", "lead import %s queued (%zu bytes)", id,
 		    c->req->body_len);
-		cxi_api_reply(c, 202, json_pack("{s:o}", "job",
-		    job_view(row)));
+		cxi_api_reply(c, 202, json_pack("{s:s, s:o}", "job_id", id,
+		    "job", job_view(row)));
 	}
 	json_decref(row);
 	free(tmp);

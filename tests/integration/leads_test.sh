@@ -121,6 +121,9 @@ c.commit()' "$DB" "$CMP" "$AID"
 printf '\xEF\xBB\xBFPhone;Name;Timezone;Tags;Plan\r\n4155552671;dup of Ann;;;\r\n"(212) 555-0199";"Doe; John";;"vip|new";gold\r\n12;too short;;;\r\n3125550100;Chi;Mars/Base;;\r\n8085550123;Hon;;;x\r\n' >"$TMP/small.csv"
 r=$(upload "$A" "$TMP/small.csv" "campaign_id=$CMP")
 check "small import: 200" test "$(status_of "$r")" = 200
+SJOB=$(field "$r" job_id)
+r2=$(req GET "/v1/leads/imports/$SJOB" "" -H "$(ck "$A")")
+check "small import recorded as a done job" test "$(field "$r2" state)/$(field "$r2" imported)" = "done/2"
 check "small import: counts" test "$(field "$r" rows_total)/$(field "$r" imported)/$(field "$r" skipped)/$(field "$r" invalid)" = "5/2/1/2"
 check "small import: line of the short phone" test "$(field "$r" errors.0.line)" = 4
 check "small import: line of the bad zone" test "$(field "$r" errors.1.line)" = 5
