@@ -52,7 +52,7 @@ cxi_api_leads_qparam(cxi_actx *c, const char *key, char *out, size_t outsz)
 				if (ch == '+') {
 					ch = ' ';
 				} else if (ch == '%') {
-					if (i + 2 >= len + 0 ||
+					if (i + 2 >= len ||
 					    hexval(q[i + 1]) < 0 ||
 					    hexval(q[i + 2]) < 0) {
 						bad = true;

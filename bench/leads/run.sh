@@ -88,6 +88,9 @@ YAML
 		sleep 0.2
 	done
 	t1=$(now)
+	# Peak resident memory of the daemon: the upload is held once, the
+	# rows are not.
+	awk '/VmHWM/ {print $2 " " $3}' "/proc/$DPID/status" >"$dir/peak"
 	kill "$DPID"
 	wait "$DPID" 2>/dev/null || true
 	DPID=
@@ -124,8 +127,8 @@ echo "Command: bench/leads/run.sh $1 $rows"
 echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "Machine: $(nproc) cores, $(uname -sr), SQLite $(sqlite3 --version | awk '{print $1}'), PostgreSQL $("$PG_BIN/postgres" -V | awk '{print $3}') on 127.0.0.1 (fsync off)"
 echo "File: $rows rows, $bytes bytes"
-echo "SQLite job: $(cat "$work/sqlite/result")"
-echo "PostgreSQL job: $(cat "$work/postgres/result")"
+echo "SQLite job: $(cat "$work/sqlite/result"), daemon peak RSS $(cat "$work/sqlite/peak")"
+echo "PostgreSQL job: $(cat "$work/postgres/result"), daemon peak RSS $(cat "$work/postgres/peak")"
 echo
 echo "| path | seconds | rows/s | raw load is ... x faster |"
 echo "|---|---:|---:|---:|"
