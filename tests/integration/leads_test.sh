@@ -3,7 +3,8 @@
 # PATCH/DELETE /v1/leads with phone normalization and time zones from
 # the shipped table, list filters (campaign, status, tag) and cursor
 # pages, a small CSV import answered at once, a large one (200,000 rows)
-# run as a background job until done, the upload's own body limit, API
+# run as a background job until done, a job interrupted by a stop, the
+# upload's own body limit, API
 # key scopes, and another account getting 404 for everything.
 . "$(dirname "$0")/lib.sh"
 
@@ -220,6 +221,28 @@ r=$(req GET "/v1/leads/imports/$JOB" "" -H "$(ck "$B")")
 check "IDOR job: 404" test "$(status_of "$r")" = 404
 r=$(req GET "/v1/leads?tag=bulk&limit=200" "" -H "$(ck "$A")")
 check "bulk leads listed by tag" test "$(count "$r")" = 200
+
+# ---- a job running when the daemon stops is marked failed ----
+# The same file again: every row is a duplicate now, but each is still
+# parsed and checked, so the job runs long enough to be caught.
+r=$(upload "$A" "$TMP/large.csv")
+JOB2=$(field "$r" job_id)
+state=
+for _ in $(seq 1 300); do
+	state=$(field "$(req GET "/v1/leads/imports/$JOB2" "" -H "$(ck "$A")")" state)
+	[ "$state" != queued ] && break
+	sleep 0.05
+done
+check "second job is running" test "$state" = running
+stop_daemon
+check "daemon stops mid-import with 0" test "$RC" = 0
+start_daemon "$CONF" "$TMP/daemon2.log"
+check "daemon restarts" wait_for "$TMP/daemon2.log" "msg=ready" 20
+A=$(login alice@example.org)
+r=$(req GET "/v1/leads/imports/$JOB2" "" -H "$(ck "$A")")
+check "interrupted job: failed" test "$(field "$r" state)" = failed
+check "interrupted job: says why" contains "$(field "$r" error)" "interrupted"
+check "interrupted job: its file is gone" test -z "$(ls "$TMP/data/imports")"
 
 # ---- delete ----
 check "delete: 200" test "$(status_of "$(req DELETE "/v1/leads/$L1" "" -H "$(ck "$A")")")" = 200
