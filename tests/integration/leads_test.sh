@@ -4,8 +4,8 @@
 # the shipped table, list filters (campaign, status, tag) and cursor
 # pages, a small CSV import answered at once, a large one (200,000 rows)
 # run as a background job until done, a job interrupted by a stop, the
-# upload's own body limit, API
-# key scopes, and another account getting 404 for everything.
+# upload's own body limit, API key scopes, and another account getting
+# 404 for everything.
 . "$(dirname "$0")/lib.sh"
 
 PORT=$(free_port)
