@@ -16,8 +16,8 @@
 #include "log.h"
 #include "repo.h"
 
-/* Read size of a job file (a stop is noticed between two), and how often a running job's counts are
- * written back. */
+/* Read size of a job file (a stop is noticed between two reads), and
+ * how often a running job's counts are written back. */
 #define CHUNK (64 * 1024)
 #define PROGRESS_MS 1000
 /* A queued job whose file is not there yet: the upload is being
