@@ -67,13 +67,14 @@ typedef enum cxi_aftype {
 	CXI_AF_STR,      /* a string */
 	CXI_AF_STR_NULL, /* a string or null */
 	CXI_AF_BOOL,
+	CXI_AF_ARRAY,    /* a JSON array of at most `max` items (0: any) */
 } cxi_aftype;
 
 typedef struct cxi_afield {
 	const char *name;
 	cxi_aftype type;
 	bool required;
-	size_t max;      /* strings: most bytes */
+	size_t max;      /* strings: most bytes; arrays: most items */
 } cxi_afield;
 
 typedef struct cxi_actx {
@@ -138,6 +139,17 @@ bool cxi_api_policy(cxi_actx *c, const char *type, const char *account_id,
 /* The account as the API shows it (never the password hash). */
 json_t *cxi_api_account_view(const json_t *row);
 
+/* Routes of api_webhooks.c and api_webhook_deliveries.c; the calling
+ * runtime, or NULL with 503 set (webhooks need its sender). */
+cx_err cxi_api_webhooks_routes(cxi_api *a);
+cx_err cxi_api_webhook_deliveries_routes(cxi_api *a);
+struct cxi_calling *cxi_api_hooks_runtime(cxi_actx *c);
+/* A delivery as the API shows it; with_payload adds the stored payload
+ * (parsed) for the single-delivery view. */
+json_t *cxi_api_delivery_view(const json_t *row, bool with_payload);
+/* GET /v1/webhooks/{id}/deliveries, after auth. */
+void cxi_api_endpoint_deliveries(cxi_actx *c, const char *endpoint_id);
+
 /* Body field `key` (NULL when absent or not a string) and its length. */
 const char *cxi_api_str(cxi_actx *c, const char *key);
 size_t cxi_api_len(cxi_actx *c, const char *key);
@@ -161,6 +173,18 @@ json_t *cxi_api_session_account(cxi_actx *c);
  * on (with *extra, may be NULL, merged into the answer), false with the
  * error set (api_totp.c). */
 bool cxi_api_mfa_login(cxi_actx *c, const json_t *row, json_t **extra);
+
+/* The first value of `key` in a query string, percent- and '+'-decoded
+ * into out (valid UTF-8, no NUL). 1 found, 0 absent, -1 malformed or
+ * too long. */
+int cxi_api_qparam(const char *q, const char *key, char *out, size_t outsz);
+
+/* api_calls.c: its routes, and the answers staff access reuses once it
+ * has written its audit row (account: the call's owner). */
+cx_err cxi_api_calls_routes(cxi_api *a);
+void cxi_api_call_show(cxi_actx *c, const char *account, const char *id);
+void cxi_api_call_recording(cxi_actx *c, const char *account,
+    const char *id);
 
 /* Routes of api_accounts.c, api_me.c, api_totp.c and api_staff.c. */
 cx_err cxi_api_accounts_routes(cxi_api *a);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "callevents.h"
 #include "calling.h"
 #include "log.h"
 
@@ -18,8 +19,6 @@ cxi_calling_start(cxi_calling **out, cxi_manager *mgr, cxi_http *http,
     const uint8_t master_key[CXI_MASTER_KEY_BYTES],
     const char *master_key_id, char *why, size_t whylen)
 {
-	(void) why;
-	(void) whylen;
 	cxi_calling *c = calloc(1, sizeof(*c));
 	if (c == NULL || (c->data_dir = strdup(cfg->data_dir)) == NULL) {
 		free(c);
@@ -32,6 +31,26 @@ cxi_calling_start(cxi_calling **out, cxi_manager *mgr, cxi_http *http,
 	memcpy(c->master_key, master_key, CXI_MASTER_KEY_BYTES);
 	snprintf(c->master_key_id, sizeof(c->master_key_id), "%s",
 	    master_key_id);
+	c->hooks_conf = (cxi_outhooks_conf){
+	    .allow_private = cfg->hooks_allow_private,
+	    .allow_http = cfg->hooks_allow_http,
+	    .timeout_ms = cfg->hooks_timeout_ms,
+	    .max_age_ms = cfg->hooks_max_age_ms,
+	    .backoff_ms = cfg->hooks_backoff_ms,
+	    .backoff_max_ms = cfg->hooks_backoff_max_ms,
+	    .workers = cfg->hooks_workers,
+	    .retention_days = cfg->hooks_retention_days,
+	};
+	/* Events first: once calls can be placed, a provider's callback
+	 * must find its handler. Then customer webhooks. */
+	cx_err rv = cxi_callevents_start(&c->events, c, why, whylen);
+	if (rv == CX_OK) {
+		rv = cxi_outhooks_start(&c->hooks, c, why, whylen);
+	}
+	if (rv != CX_OK) {
+		cxi_calling_stop(c);
+		return (rv);
+	}
 	cxi_api_set_calling(api, c);
 	*out = c;
 	return (CX_OK);
@@ -44,6 +63,9 @@ cxi_calling_stop(cxi_calling *c)
 		return;
 	}
 	cxi_api_set_calling(c->api, NULL);
+	cxi_outhooks_stop(c->hooks);
+	/* Events last: the dialer and outhooks may still report to it. */
+	cxi_callevents_stop(c->events);
 	sodium_memzero(c->master_key, sizeof(c->master_key));
 	free(c->data_dir);
 	free(c);

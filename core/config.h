@@ -86,6 +86,15 @@ typedef struct cxi_config {
 	bool leads_zones_default; /* not given: a missing file is a warning */
 	size_t leads_import_max;  /* leads.import_max_bytes */
 	size_t leads_import_sync_max; /* leads.import_sync_max_bytes */
+	/* webhooks: (config_webhooks.c), customer webhook delivery */
+	bool hooks_allow_private; /* webhooks.allow_private */
+	bool hooks_allow_http;    /* webhooks.allow_http */
+	int hooks_timeout_ms;     /* webhooks.timeout */
+	int hooks_max_age_ms;     /* webhooks.max_age */
+	int hooks_backoff_ms;     /* webhooks.backoff: first retry delay */
+	int hooks_backoff_max_ms; /* webhooks.backoff_max */
+	int hooks_workers;        /* webhooks.workers */
+	int hooks_retention_days; /* webhooks.retention_days */
 } cxi_config;
 
 /* Reads the descriptor of the plugin at `path` without running any of its

@@ -38,6 +38,7 @@ static const char *const hdr_names[] = {
 	"X-Real-IP",
 	"X-Request-Id",
 	"Idempotency-Key",
+	"Range",
 	"X-Twilio-Signature",
 	"X-Retell-Signature",
 	"Dg-Token",
