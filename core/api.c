@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "api_int.h"
+#include "leads.h"
 #include "log.h"
 #include "repo.h"
 
@@ -319,6 +320,15 @@ cxi_api_start(cxi_api **out, cxi_http *http, cxi_manager *mgr,
 	if ((rv = cxi_api_vault_start(a, cfg, why, whylen)) != CX_OK) {
 		goto fail;
 	}
+	if ((rv = cxi_leads_start(&a->leads, mgr, cfg, why, whylen)) != CX_OK) {
+		goto fail;
+	}
+	if ((rv = cxi_api_leads_routes(a)) != CX_OK ||
+	    (rv = cxi_api_leads_import_routes(a)) != CX_OK) {
+		snprintf(why, whylen, "api: cannot register the leads routes: "
+		    "%s", cx_strerror(rv));
+		goto fail;
+	}
 	cxi_info("api", "/v1 accounts API up (cookie %s, origins: %s%s)",
 	    a->cookie_name, a->origins[0], a->n_origins > 1 ? ", ..." : "");
 	*out = a;
@@ -336,6 +346,7 @@ cxi_api_stop(cxi_api *a)
 	}
 	/* Routes first: it waits for running handlers, which use the rest. */
 	cxi_http_api_routes_drop(a->http);
+	cxi_leads_stop(a->leads);
 	cxi_hashpool_free(a->pool);
 	cxi_sessions_free(a->sessions);
 	cxi_common_list_free(a->common);

@@ -41,6 +41,8 @@ struct cxi_api {
 	/* The calling runtime (calling.h), set once it has started; NULL
 	 * before, and the calling endpoints answer 503 then. */
 	struct cxi_calling *_Atomic calling;
+	/* Leads: zone table, import settings and worker (leads.h). */
+	struct cxi_leads *leads;
 };
 
 #define CXI_AF_END {NULL, CXI_AF_STR, false, 0}
@@ -207,6 +209,15 @@ void cxi_api_list_reply(cxi_actx *c, const cxi_entity *ent,
     json_t *(*view)(const json_t *));
 /* A new object with row's `shown` (NULL-ended) members, null if absent. */
 json_t *cxi_api_pick(const json_t *row, const char *const *shown);
+/* api_leads.c, api_leads_import.c: the /v1/leads routes. */
+cx_err cxi_api_leads_routes(cxi_api *a);
+cx_err cxi_api_leads_import_routes(cxi_api *a);
+/* The lead as the API shows it (everything but account_id). */
+json_t *cxi_api_lead_view(const json_t *row);
+/* The first value of `key` in the query string, decoded into out: 1
+ * found, 0 absent, -1 (400 set) malformed or too long. */
+int cxi_api_leads_qparam(cxi_actx *c, const char *key, char *out,
+    size_t outsz);
 /* api_vault.c: loads the vault keys and registers its routes; frees. */
 cx_err cxi_api_vault_start(cxi_api *a, const cxi_config *cfg, char *why,
     size_t whylen);

@@ -407,8 +407,8 @@ cfg_from_tree(const char *file, const cxi_ynode *root, cxi_schema_fn fn,
     void *arg, cxi_errlist *errs)
 {
 	static const char *const keys[] = {"server", "data_dir", "log",
-	    "admin", "plugin_dir", "storage", "auth", "webhooks", "plugins",
-	    NULL};
+	    "admin", "plugin_dir", "storage", "auth", "leads", "webhooks",
+	    "plugins", NULL};
 	cxi_cctx cc = {.file = file, .errs = errs};
 	size_t start = errs->n;
 	cxi_config *cfg = cfg_new(file);
@@ -441,6 +441,7 @@ cfg_from_tree(const char *file, const cxi_ynode *root, cxi_schema_fn fn,
 	cfg_plugin_dir(&cc, cfg, root);
 	cxi_cfg_storage(&cc, cfg, cxi_ynode_get(root, "storage"));
 	cxi_cfg_auth(&cc, cfg, cxi_ynode_get(root, "auth"));
+	cxi_cfg_leads(&cc, cfg, cxi_ynode_get(root, "leads"));
 	cxi_cfg_webhooks(&cc, cfg, cxi_ynode_get(root, "webhooks"));
 	const cxi_ynode *listen = cxi_ynode_get(cxi_ynode_get(root, "server"),
 	    "listen");
@@ -533,6 +534,7 @@ cxi_config_free(cxi_config *cfg)
 	}
 	free(cfg->auth_origins);
 	free(cfg->auth_common_passwords);
+	free(cfg->leads_phone_zones);
 	if (cfg->master_key != NULL) {
 		explicit_bzero(cfg->master_key, strlen(cfg->master_key));
 		free(cfg->master_key);

@@ -22,6 +22,9 @@ scripts only count lines.
       open to customers at all: there A (a customer) must get 403 for
       B's object and for a made-up id alike, with the same body (the
       403 says nothing about the id), and B's own reads are not tried.
+      An `x-idor-create` mapping (path, method, body, id) says how B
+      creates its object; with `content_type` the body is sent as that
+      type's raw text (a CSV upload) instead of JSON.
       An x-idor-create with `parent: /v1/things` first creates one of
       B's things (that collection's POST example) and puts its id in
       place of {parent} in the create path.
@@ -96,12 +99,16 @@ def compare(spec, routes_file):
               "served %s %s is in docs/openapi.yaml" % (sm, sp))
 
 
-def request(base, origin, method, path, cookie, body=None):
+def request(base, origin, method, path, cookie, body=None, ctype=None):
+    """JSON body; with ctype, body is sent as that type's raw text."""
     data = None
     headers = {"Origin": origin}
     if cookie:
         headers["Cookie"] = cookie
-    if body is not None:
+    if body is not None and ctype is not None:
+        data = str(body).encode()
+        headers["Content-Type"] = ctype
+    elif body is not None:
         data = json.dumps(body).encode()
         headers["Content-Type"] = "application/json"
     req = urllib.request.Request(base + path, data=data, method=method,
@@ -141,11 +148,13 @@ def object_of_b(doc, path, item, ctx):
     how = item.get("x-idor-create")
     if how == "signup":
         return ctx["account_b"], None
+    ctype = None
     if isinstance(how, dict) and "seed" in how:
         return seeded(how["seed"], ctx)
     if isinstance(how, dict):
         cpath, cm = how.get("path"), how.get("method", "POST").upper()
         body, field = how.get("body", {}), how.get("id", "id")
+        ctype = how.get("content_type")
         if how.get("parent"):
             # The object hangs below another one of B's: create that
             # first with its collection's POST example, and put its id
@@ -177,7 +186,7 @@ def object_of_b(doc, path, item, ctx):
                           % cpath)
         body = example_body(doc, coll["post"])
     st, text = request(ctx["base"], ctx["origin"], cm, cpath,
-                       ctx["cookie_b"], body)
+                       ctx["cookie_b"], body, ctype)
     if st // 100 != 2:
         return None, "%s %s as B answered %d %s" % (cm, cpath, st, text)
     try:
