@@ -9,6 +9,7 @@
  * call.credentials, call.recording) and asserts on what the plugin
  * sends Retell (the fake logs every request) and the core.
  */
+#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -244,10 +245,12 @@ kit(const char *extra)
 {
 	char yaml[1024];
 	cx_testkit *tk;
+	bool own_backoff = extra != NULL && strstr(extra, "recording_backoff");
 	snprintf(yaml, sizeof(yaml), "api_key: %s\napi_base: %s\n"
-	    "http_timeout: 1500ms\nrecording_backoff: 50ms\n"
+	    "http_timeout: 1500ms\n%s"
 	    "public_url: https://calls.example.com\n%s",
-	    fake_key, fake_url, extra ? extra : "");
+	    fake_key, fake_url, own_backoff ? "" : "recording_backoff: 50ms\n",
+	    extra ? extra : "");
 	core_reset();
 	assert_int_equal(cx_testkit_new(&tk), CX_OK);
 	assert_int_equal(cx_testkit_serve(tk, CX_SVC_CORE, core_fn, NULL),
@@ -824,6 +827,133 @@ test_vault_key_webhooks(void **unused)
 	cx_testkit_free(tk);
 }
 
+/* The tk's data directory: the only cxtk.* under our own TMPDIR. */
+static void
+kit_dir(const char *tmpdir, char *out, size_t cap)
+{
+	DIR *d = opendir(tmpdir);
+	struct dirent *e;
+	out[0] = '\0';
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, "cxtk.", 5) == 0) {
+			snprintf(out, cap, "%s/%s/plugins/retell", tmpdir,
+			    e->d_name);
+		}
+	}
+	closedir(d);
+	assert_true(out[0] != '\0');
+}
+
+static char *
+slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	char *b = calloc(1, 1 << 20);
+	assert_non_null(b);
+	size_t n = fread(b, 1, (1 << 20) - 1, f);
+	b[n] = '\0';
+	fclose(f);
+	return (b);
+}
+
+/* A recording that could not be fetched before a restart is fetched
+ * after it: the pending list lives in data_dir. And record:false means
+ * no recording at all. */
+static void
+test_recording_survives_restart(void **unused)
+{
+	(void) unused;
+	char tmpl[] = "/tmp/cxretell-tk.XXXXXX", dir[600], file[700];
+	const char *old = getenv("TMPDIR");
+	char *saved = old ? strdup(old) : NULL;
+	assert_non_null(mkdtemp(tmpl));
+	setenv("TMPDIR", tmpl, 1);
+	cx_testkit *tk = kit("recording_backoff: 10s\n");
+	kit_dir(tmpl, dir, sizeof(dir));
+	char pcid[128];
+	placed_id(tk, "call_rs", NULL, pcid);
+	fake_mode("{\"recording_fail\":1000}");
+	assert_int_equal(send_event(tk, pcid, "call_ended", NULL), 204);
+	/* Durable before the 204: the job is on disk now. */
+	snprintf(file, sizeof(file), "%s/recordings.json", dir);
+	char *pending = slurp(file);
+	assert_non_null(strstr(pending, pcid));
+	json_t *recs = wait_recordings(1, 300);
+	assert_int_equal(json_array_size(recs), 0);
+	json_decref(recs);
+	cx_testkit_free(tk);
+	rmdir(tmpl);
+
+	/* A new daemon with that data directory. */
+	assert_non_null(mkdtemp(strcpy(tmpl, "/tmp/cxretell-tk.XXXXXX")));
+	setenv("TMPDIR", tmpl, 1);
+	core_reset();
+	assert_int_equal(cx_testkit_new(&tk), CX_OK);
+	assert_int_equal(cx_testkit_serve(tk, CX_SVC_CORE, core_fn, NULL),
+	    CX_OK);
+	kit_dir(tmpl, dir, sizeof(dir));
+	char cmd[1400];
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	snprintf(file, sizeof(file), "%s/recordings.json", dir);
+	FILE *f = fopen(file, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(pending, 1, strlen(pending), f),
+	    strlen(pending));
+	fclose(f);
+	free(pending);
+	fake_mode("{\"recording_fail\":0}");
+	char y[600];
+	snprintf(y, sizeof(y), "api_key: %s\napi_base: %s\n", fake_key,
+	    fake_url);
+	assert_int_equal(cx_testkit_load(tk, plugin_path, y), CX_OK);
+	assert_int_equal(cx_testkit_start(tk), CX_OK);
+	recs = wait_recordings(1, 5000);
+	assert_int_equal(json_array_size(recs), 1);
+	assert_string_equal(json_string_value(json_object_get(
+	                        json_array_get(recs, 0), "provider_call_id")),
+	    pcid);
+	assert_string_equal(json_string_value(json_object_get(
+	                        json_array_get(recs, 0), "call_id")), "call_rs");
+	json_decref(recs);
+	/* Marked done: a late call_analyzed does not fetch it again. */
+	assert_int_equal(send_event(tk, pcid, "call_analyzed", NULL), 204);
+	sleep_ms(300);
+	recs = wait_recordings(2, 0);
+	assert_int_equal(json_array_size(recs), 1);
+	json_decref(recs);
+
+	/* record:false travels in Retell's metadata and comes back. */
+	json_t *rep;
+	assert_int_equal(cx_testkit_request(tk, CX_SVC_CALL_PLACE,
+	                     "{\"v\":1,\"call_id\":\"call_norec\",\"to\":"
+	                     "\"+14155550123\",\"from\":\"+14155550100\","
+	                     "\"record\":false}", 5000, &rep),
+	    CX_OK);
+	snprintf(pcid, sizeof(pcid), "%s", json_string_value(json_object_get(
+	    rep, "provider_call_id")));
+	json_decref(rep);
+	size_t before = n_events();
+	assert_int_equal(send_event(tk, pcid, "call_ended", NULL), 204);
+	json_t *e = event_at(before);
+	assert_null(json_object_get(e, "recording_pending"));
+	json_decref(e);
+	sleep_ms(300);
+	recs = wait_recordings(2, 0);
+	assert_int_equal(json_array_size(recs), 1);
+	json_decref(recs);
+	cx_testkit_free(tk);
+	rmdir(tmpl);
+	if (saved != NULL) {
+		setenv("TMPDIR", saved, 1);
+		free(saved);
+	} else {
+		unsetenv("TMPDIR");
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -850,6 +980,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_core_failure_and_recording_retry),
 	    cmocka_unit_test(test_signatures),
 	    cmocka_unit_test(test_vault_key_webhooks),
+	    cmocka_unit_test(test_recording_survives_restart),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	json_decref(core.events);
