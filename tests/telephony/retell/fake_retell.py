@@ -126,6 +126,12 @@ class H(BaseHTTPRequestHandler):
     def log_message(self, *a):
         pass
 
+    def handle(self):
+        try:
+            super().handle()
+        except (ConnectionResetError, BrokenPipeError):
+            pass  # a client that hung up (curl after its timeout)
+
     def reply(self, status, obj=None, raw=None, ctype="application/json"):
         data = raw if raw is not None else (
             b"" if obj is None else json.dumps(obj).encode())
@@ -134,7 +140,10 @@ class H(BaseHTTPRequestHandler):
             self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (the "slow" mode): Retell too
 
     def err(self, status, msg):
         self.reply(status, {"status": "error", "message": msg})

@@ -392,7 +392,7 @@ expect_place_error(cx_testkit *tk, const char *mode, cx_err want,
 {
 	char m[96];
 	json_t *rep;
-	snprintf(m, sizeof(m), "{\"create\":\"%s\",\"slow_ms\":3000}", mode);
+	snprintf(m, sizeof(m), "{\"create\":\"%s\",\"slow_ms\":2000}", mode);
 	fake_mode(m);
 	assert_int_equal(place(tk, "call_err", NULL, &rep), want);
 	const char *msg = json_string_value(json_object_get(rep, "message"));
@@ -417,6 +417,17 @@ test_place_errors(void **unused)
 	expect_place_error(tk, "429", CX_EBUSY, "rate limited");
 	expect_place_error(tk, "500", CX_EIO, "500");
 	expect_place_error(tk, "slow", CX_ETIMEDOUT, "may exist");
+	/* Retell placed it all the same, after we gave up: the lookup the
+	 * dialer runs before any retry finds it. */
+	sleep_ms(800);
+	json_t *l;
+	assert_int_equal(cx_testkit_request(tk, CX_SVC_CALL_LOOKUP,
+	                     "{\"v\":1,\"call_id\":\"call_err\",\"to\":"
+	                     "\"+14155550123\",\"from\":\"+14155550100\","
+	                     "\"since_ms\":1}", 5000, &l),
+	    CX_OK);
+	assert_true(json_is_true(json_object_get(l, "found")));
+	json_decref(l);
 	cx_testkit_free(tk);
 
 	/* A wrong key is Retell's 401 from the real check, not a mode. */
