@@ -201,17 +201,27 @@ place_body(const json_t *req)
 	}
 	json_object_set_new(body, "metadata", meta);
 	const json_t *vars = json_object_get(req, "variables");
-	if (json_object_size(vars) > 0) {
-		json_t *dv = json_object();
-		const char *k;
-		json_t *v;
-		json_object_foreach((json_t *) vars, k, v) {
-			json_t *s = as_string(v);
-			if (s != NULL) {
-				json_object_set_new(dv, k, s);
-			}
+	const json_t *disc = json_object_get(req, "disclosure");
+	json_t *dv = json_object();
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *) vars, k, v) {
+		json_t *s = as_string(v);
+		if (s != NULL) {
+			json_object_set_new(dv, k, s);
 		}
+	}
+	/* Whether the agent must say "this call is recorded" first: the
+	 * agent's prompt reads {{cx_recording_disclosure}} (Retell has no
+	 * per-call switch for it). */
+	if (json_is_boolean(disc)) {
+		json_object_set_new(dv, "cx_recording_disclosure",
+		    json_string(json_is_true(disc) ? "true" : "false"));
+	}
+	if (json_object_size(dv) > 0) {
 		json_object_set_new(body, "retell_llm_dynamic_variables", dv);
+	} else {
+		json_decref(dv);
 	}
 	json_t *ao = agent_override(req);
 	if (ao != NULL) {

@@ -270,7 +270,7 @@ place(cx_testkit *tk, const char *cx_id, const char *creds, json_t **reply)
 	snprintf(req, sizeof(req),
 	    "{\"v\":1,\"call_id\":\"%s\",\"to\":\"+14155550123\","
 	    "\"from\":\"+14155550100\",\"agent\":\"agent_7f3a\","
-	    "\"record\":true,\"machine_detection\":true,"
+	    "\"record\":true,\"disclosure\":true,\"machine_detection\":true,"
 	    "\"voicemail\":{\"action\":\"message\",\"message\":\"Call us\"},"
 	    "\"variables\":{\"name\":\"Ada\",\"plan\":\"pro\",\"seats\":3},"
 	    "\"analysis\":{\"summary\":true,\"fields\":[{\"name\":"
@@ -356,6 +356,8 @@ test_place_wire(void **unused)
 	    "Ada");
 	assert_string_equal(json_string_value(json_object_get(dv, "seats")),
 	    "3");
+	assert_string_equal(json_string_value(json_object_get(dv,
+	                        "cx_recording_disclosure")), "true");
 	json_t *ag = json_object_get(json_object_get(b, "agent_override"),
 	    "agent");
 	json_t *vo = json_object_get(json_object_get(ag, "voicemail_option"),
