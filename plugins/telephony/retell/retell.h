@@ -27,9 +27,10 @@
 #define RT_KEY_MAX 256
 #define RT_URL_MAX 512
 #define RT_ID_MAX 128
-/* Retell answers a webhook delivery within 10 s; the core gets most of
- * that to store the event. */
-#define RT_CORE_TIMEOUT_MS 8000
+/* Retell waits 10 s for a webhook's answer: the key lookup and the
+ * event's storage must both fit, with room for the network. */
+#define RT_CRED_TIMEOUT_MS 2000
+#define RT_CORE_TIMEOUT_MS 6500
 
 /* A snapshot of the settings, copied by value under the lock so a
  * reconfigure never changes a value a request is using. */

@@ -65,7 +65,7 @@ key_for(retell *r, const rt_cfg *cfg, const char *cx_call_id, char *key,
 		return (CX_ENOMEM);
 	}
 	cx_err e = r->host->call(r->host, CX_SVC_CORE, CX_SVC_CALL_CREDENTIALS,
-	    NULL, q, RT_CORE_TIMEOUT_MS, &rep);
+	    NULL, q, RT_CRED_TIMEOUT_MS, &rep);
 	if (e == CX_ENOENT) {
 		/* No such call of ours: only the platform key can have
 		 * signed it. */
