@@ -63,6 +63,7 @@ typedef struct rt_resp {
 	int curl_code; /* CURLcode of the transfer */
 	char *body;    /* NUL-terminated; free() it */
 	size_t len;
+	long retry_after_ms; /* retry-after-ms or Retry-After (s); -1 none */
 } rt_resp;
 
 /* Sends `method` url with Bearer api_key and an optional JSON body.

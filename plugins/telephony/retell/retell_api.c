@@ -90,8 +90,13 @@ fail(retell *r, const char *op, cx_err e, const rt_resp *resp,
 	char msg[240];
 	snprintf(msg, sizeof(msg), "%s", m ? m : "");
 	json_decref(b);
-	set_msg(reply, "retell %s %ld: %s", op, resp->status,
-	    msg[0] ? msg : "(no message)");
+	char hint[64] = "";
+	if (resp->retry_after_ms >= 0) {
+		snprintf(hint, sizeof(hint), " (retry after %ld ms)",
+		    resp->retry_after_ms);
+	}
+	set_msg(reply, "retell %s %ld: %s%s", op, resp->status,
+	    msg[0] ? msg : "(no message)", hint);
 	r->host->log(r->host, resp->status >= 500 ? CX_LOG_WARN : CX_LOG_INFO,
 	    "retell: %s answered HTTP %ld: %s", op, resp->status,
 	    msg[0] ? msg : "(no message)");

@@ -50,6 +50,39 @@ on_body(char *ptr, size_t size, size_t nmemb, void *arg)
 	return (n);
 }
 
+/* Retell's SDK honours retry-after-ms, then Retry-After in seconds (an
+ * HTTP date there is rare enough to ignore). */
+static size_t
+on_header(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	rt_resp *r = arg;
+	size_t n = size * nmemb;
+	char line[128], *end;
+	if (n >= sizeof(line)) {
+		return (n);
+	}
+	memcpy(line, ptr, n);
+	line[n] = '\0';
+	line[strcspn(line, "\r\n")] = '\0';
+	char *colon = strchr(line, ':');
+	if (colon == NULL) {
+		return (n);
+	}
+	*colon = '\0';
+	const char *v = colon + 1 + strspn(colon + 1, " \t");
+	long x = strtol(v, &end, 10);
+	if (end == v || *end != '\0' || x < 0 || x > 86400000L) {
+		return (n);
+	}
+	if (strcasecmp(line, "retry-after-ms") == 0) {
+		r->retry_after_ms = x;
+	} else if (strcasecmp(line, "retry-after") == 0 &&
+	           r->retry_after_ms < 0 && x <= 86400) {
+		r->retry_after_ms = x * 1000;
+	}
+	return (n);
+}
+
 void
 rt_resp_free(rt_resp *resp)
 {
@@ -77,6 +110,7 @@ retell_http(const char *method, const char *url, const char *api_key,
 	CURL *c = curl_easy_init();
 
 	memset(out, 0, sizeof(*out));
+	out->retry_after_ms = -1;
 	if (c == NULL) {
 		return (CX_ENOMEM);
 	}
@@ -106,6 +140,8 @@ retell_http(const char *method, const char *url, const char *api_key,
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, out);
 	if (json_body != NULL) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, json_body);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE,

@@ -136,6 +136,8 @@ class H(BaseHTTPRequestHandler):
         data = raw if raw is not None else (
             b"" if obj is None else json.dumps(obj).encode())
         self.send_response(status)
+        if status == 429:
+            self.send_header("Retry-After", "2")
         if data or status not in (204,):
             self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))

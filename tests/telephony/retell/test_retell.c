@@ -416,7 +416,8 @@ test_place_errors(void **unused)
 	expect_place_error(tk, "401", CX_EINVAL, "invalid api key");
 	expect_place_error(tk, "402", CX_EINVAL, "Trial has ended");
 	expect_place_error(tk, "422", CX_EINVAL, "Cannot find requested asset");
-	expect_place_error(tk, "429", CX_EBUSY, "rate limited");
+	expect_place_error(tk, "429", CX_EBUSY, "rate limited, please "
+	    "throttle your requests. (retry after 2000 ms)");
 	expect_place_error(tk, "500", CX_EIO, "500");
 	expect_place_error(tk, "slow", CX_ETIMEDOUT, "may exist");
 	/* Retell placed it all the same, after we gave up: the lookup the
