@@ -11,6 +11,7 @@
  * a week so a late call_analyzed or a retried delivery does not fetch
  * the same recording twice. The list survives restarts.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
@@ -94,6 +95,34 @@ save(retell *r)
 	return (CX_OK);
 }
 
+/* A download cut short by a crash leaves rec-XXXXXX behind: call audio
+ * does not stay on disk unaccounted for. The job is still listed and
+ * fetches it again. */
+static void
+sweep_temp(retell *r)
+{
+	DIR *d = opendir(r->host->data_dir);
+	struct dirent *e;
+	char path[1100];
+	int n = 0;
+	if (d == NULL) {
+		return;
+	}
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, "rec-", 4) == 0 &&
+		    strlen(e->d_name) == 10) {
+			snprintf(path, sizeof(path), "%s/%s", r->host->data_dir,
+			    e->d_name);
+			n += unlink(path) == 0;
+		}
+	}
+	closedir(d);
+	if (n > 0) {
+		r->host->log(r->host, CX_LOG_INFO, "retell: removed %d partial "
+		    "recording download(s)", n);
+	}
+}
+
 cx_err
 retell_rec_open(retell *r)
 {
@@ -111,6 +140,7 @@ retell_rec_open(retell *r)
 		return (CX_ENOMEM);
 	}
 	r->rec = q;
+	sweep_temp(r);
 	snprintf(q->path, sizeof(q->path), "%s/recordings.json",
 	    r->host->data_dir);
 	json_error_t je;
@@ -327,6 +357,9 @@ worker(void *arg)
 			}
 			json_object_set_new(cur, "done", json_true());
 			json_object_set_new(cur, "done_ms", json_integer(now));
+			/* A signed URL is a credential for a day: keep only
+			 * the call id for deduplication. */
+			json_object_del(cur, "url");
 		} else {
 			int64_t d = cfg.rec_backoff_ms;
 			for (int k = 1; k < attempts && d < RT_BACKOFF_CAP_MS; k++) {

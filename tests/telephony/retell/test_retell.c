@@ -925,6 +925,13 @@ test_recording_survives_restart(void **unused)
 	    strlen(pending));
 	fclose(f);
 	free(pending);
+	/* A download the crash cut short. */
+	char partial[800];
+	snprintf(partial, sizeof(partial), "%s/rec-AbC123", dir);
+	f = fopen(partial, "wb");
+	assert_non_null(f);
+	fputs("RIFF half a recording", f);
+	fclose(f);
 	fake_mode("{\"recording_fail\":0}");
 	char y[600];
 	snprintf(y, sizeof(y), "api_key: %s\napi_base: %s\n", fake_key,
@@ -939,6 +946,21 @@ test_recording_survives_restart(void **unused)
 	assert_string_equal(json_string_value(json_object_get(
 	                        json_array_get(recs, 0), "call_id")), "call_rs");
 	json_decref(recs);
+	assert_int_equal(access(partial, F_OK), -1);
+	/* Done: the signed URL is no longer kept. */
+	char *done = NULL;
+	for (int t = 0; t < 100; t++) {
+		free(done);
+		done = slurp(file);
+		if (strstr(done, "\"done\":true") != NULL) {
+			break;
+		}
+		sleep_ms(20);
+	}
+	assert_non_null(strstr(done, "\"done\":true"));
+	assert_non_null(strstr(done, pcid));
+	assert_null(strstr(done, "/recordings/"));
+	free(done);
 	/* Marked done: a late call_analyzed does not fetch it again. */
 	assert_int_equal(send_event(tk, pcid, "call_analyzed", NULL), 204);
 	sleep_ms(300);
