@@ -43,13 +43,17 @@ set_msg(json_t **reply, const char *fmt, ...)
 	*reply = json_pack("{s:s}", "message", m);
 }
 
-/* The key to use: the account's vault entry, else the settings. */
+/* The key to use: the account's vault entry, else the settings. An
+ * entry without a usable api_key is an error, not a fall-back: the call
+ * would otherwise run (and be billed) on the platform's workspace. */
 static const char *
 key_of(const json_t *req, const rt_cfg *cfg)
 {
-	const char *k = str(json_object_get(req, "credentials"), "api_key");
-	if (k != NULL && k[0] != '\0' && strlen(k) < RT_KEY_MAX) {
-		return (k);
+	const json_t *cr = json_object_get(req, "credentials");
+	if (json_object_size(cr) > 0) {
+		const char *k = str(cr, "api_key");
+		return (k != NULL && k[0] != '\0' && strlen(k) < RT_KEY_MAX ? k :
+		                                                              NULL);
 	}
 	return (cfg->api_key[0] != '\0' ? cfg->api_key : NULL);
 }
@@ -250,8 +254,8 @@ retell_place(retell *r, const json_t *req, json_t **reply)
 		return (CX_EINVAL);
 	}
 	if (key == NULL) {
-		set_msg(reply, "retell: no api_key in the settings or the "
-		    "account's credentials");
+		set_msg(reply, "retell: no usable api_key in the account's "
+		    "credentials or the settings");
 		return (CX_EINVAL);
 	}
 	json_t *body = place_body(req);

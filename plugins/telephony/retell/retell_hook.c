@@ -76,12 +76,14 @@ key_for(retell *r, const rt_cfg *cfg, const char *cx_call_id, char *key,
 		json_decref(rep);
 		return (e);
 	}
-	const char *k = json_string_value(json_object_get(
-	    json_object_get(rep, "credentials"), "api_key"));
-	if (k != NULL && k[0] != '\0') {
-		/* A vault key replaces the platform key: a call placed with
-		 * an account's key is signed with that key only. */
-		snprintf(key, keylen, "%s", k);
+	const json_t *cr = json_object_get(rep, "credentials");
+	if (json_object_size(cr) > 0) {
+		/* A vault entry replaces the platform key: a call placed
+		 * with an account's key is signed with that key only (an
+		 * entry without one verifies nothing). */
+		const char *k = json_string_value(json_object_get(cr,
+		    "api_key"));
+		snprintf(key, keylen, "%s", k ? k : "");
 	}
 	json_decref(rep);
 	return (CX_OK);

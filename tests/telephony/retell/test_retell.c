@@ -385,6 +385,12 @@ test_place_wire(void **unused)
 	snprintf(auth, sizeof(auth), "Bearer %s", acct_key);
 	assert_string_equal(json_string_value(json_object_get(r, "auth")), auth);
 	json_decref(r);
+	/* A vault entry without an api_key never falls back to ours. */
+	assert_int_equal(place(tk, "call_cx3", "{\"token\":\"x\"}", &rep),
+	    CX_EINVAL);
+	assert_non_null(strstr(json_string_value(json_object_get(rep,
+	                           "message")), "api_key"));
+	json_decref(rep);
 	cx_testkit_free(tk);
 }
 
