@@ -25,6 +25,8 @@
 #include <callixo/callixo.h>
 
 #define RT_KEY_MAX 256
+/* The core refuses a call.event payload over 1 MiB; keep a margin. */
+#define RT_EVENT_MAX (1000u * 1024u)
 #define RT_URL_MAX 512
 #define RT_ID_MAX 128
 /* Retell waits 10 s for a webhook's answer: the key lookup and the
@@ -99,7 +101,8 @@ void retell_sig_make(const char *key, const uint8_t *body, size_t len,
 typedef struct rt_hook_info {
 	char event[32];            /* call_started | call_ended | ... */
 	char call_id[RT_ID_MAX];   /* Retell's call_id */
-	char cx_call_id[RT_ID_MAX]; /* metadata.cx_call_id, or "" */
+	char cx_call_id[RT_ID_MAX]; /* metadata.cx_call_id when it is one of
+	                             * ours ("call_..."), else "" */
 	char recording_url[2048];  /* "" when none */
 	int64_t duration_ms;       /* -1 when unknown */
 	bool want_recording;       /* metadata.cx_record is not false */
@@ -113,7 +116,9 @@ cx_err retell_event_parse(const uint8_t *body, size_t len, json_t **root,
     rt_hook_info *info, char *err, size_t errlen);
 /* True for the events mapped to call.event (started/ended/analyzed). */
 bool retell_event_known(const char *event);
-/* Builds the call.event data for a parsed payload (a new object). */
+/* Builds the call.event data for a parsed payload (a new object), at
+ * most RT_EVENT_MAX bytes as JSON; NULL when even the derived fields
+ * cannot fit, or out of memory. */
 json_t *retell_event_build(const json_t *root, const rt_hook_info *info,
     const char *provider);
 /* Maps a Retell call object to a CX status and outcome (outcome NULL

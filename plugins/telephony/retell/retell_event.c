@@ -13,7 +13,9 @@
  */
 #include <ctype.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "retell.h"
@@ -46,6 +48,24 @@ copy(char *dst, size_t cap, const char *src)
 	snprintf(dst, cap, "%s", src ? src : "");
 }
 
+/* A call id the core hands out: "call_" and printable ASCII, at most
+ * 64 bytes. Anything else in metadata (a call placed from Retell's
+ * dashboard, another integration) is not ours to name. */
+static bool
+our_id(const char *id)
+{
+	size_t n = id ? strlen(id) : 0;
+	if (n <= 5 || n > 64 || strncmp(id, "call_", 5) != 0) {
+		return (false);
+	}
+	for (const char *p = id; *p; p++) {
+		if (*p <= ' ' || *p > '~') {
+			return (false);
+		}
+	}
+	return (true);
+}
+
 bool
 retell_event_known(const char *event)
 {
@@ -72,7 +92,7 @@ retell_event_parse(const uint8_t *body, size_t len, json_t **root,
 	const json_t *call = json_object_get(*root, "call");
 	const json_t *meta = json_object_get(call, "metadata");
 	const char *cx = str(meta, "cx_call_id");
-	if (cx != NULL && strlen(cx) < sizeof(info->cx_call_id)) {
+	if (our_id(cx)) {
 		copy(info->cx_call_id, sizeof(info->cx_call_id), cx);
 	}
 	if (json_is_false(json_object_get(meta, "cx_record"))) {
@@ -278,6 +298,66 @@ add_analysis(json_t *ev, const json_t *an)
 	}
 }
 
+static size_t
+size_of(const json_t *j)
+{
+	char *d = json_dumps(j, JSON_COMPACT);
+	size_t n = d ? strlen(d) : SIZE_MAX;
+	free(d);
+	return (n);
+}
+
+/* The core refuses a call.event over 1 MiB, and a long call's payload
+ * (word timings, tool calls, the scrubbed copies) passes that. What we
+ * derived (transcript, utterances, analysis) stays; the audit copy in
+ * raw sheds, in order, the bulky derived fields, then everything but
+ * the ids; then the utterances go, then the transcript. */
+static json_t *
+fit(json_t *ev, const json_t *root)
+{
+	static const char *const bulky[] = {"transcript_object",
+	    "transcript_with_tool_calls", "scrubbed_transcript_object",
+	    "scrubbed_transcript_with_tool_calls", "latency",
+	    "llm_token_usage", "collected_dynamic_variables",
+	    "knowledge_base_retrieved_contents_url", "transcript",
+	    "scrubbed_transcript", NULL};
+	if (size_of(ev) <= RT_EVENT_MAX) {
+		return (ev);
+	}
+	json_t *raw = json_deep_copy(root);
+	json_t *call = json_object_get(raw, "call");
+	json_t *dropped = json_array();
+	for (size_t i = 0; bulky[i] != NULL && raw != NULL; i++) {
+		if (json_object_get(call, bulky[i]) != NULL) {
+			json_object_del(call, bulky[i]);
+			json_array_append_new(dropped, json_string(bulky[i]));
+		}
+	}
+	json_object_set_new(raw, "cx_dropped", dropped);
+	json_object_set_new(ev, "raw", raw ? raw : json_object());
+	if (size_of(ev) > RT_EVENT_MAX) {
+		const json_t *c = json_object_get(root, "call");
+		json_object_set_new(ev, "raw", json_pack("{s:O?, s:{s:O?, s:O?, "
+		    "s:O?}, s:b}", "event", json_object_get(root, "event"),
+		    "call", "call_id", json_object_get(c, "call_id"),
+		    "call_status", json_object_get(c, "call_status"),
+		    "disconnection_reason", json_object_get(c,
+		        "disconnection_reason"), "cx_truncated", 1));
+	}
+	json_t *t = json_object_get(ev, "transcript");
+	if (size_of(ev) > RT_EVENT_MAX && t != NULL) {
+		json_object_set_new(t, "utterances", json_array());
+	}
+	if (size_of(ev) > RT_EVENT_MAX) {
+		json_object_del(ev, "transcript");
+	}
+	if (size_of(ev) > RT_EVENT_MAX) {
+		json_decref(ev); /* an analysis too large for the core */
+		return (NULL);
+	}
+	return (ev);
+}
+
 json_t *
 retell_event_build(const json_t *root, const rt_hook_info *info,
     const char *provider)
@@ -350,5 +430,5 @@ retell_event_build(const json_t *root, const rt_hook_info *info,
 		json_object_set_new(ev, "recording_pending", json_true());
 	}
 	json_object_set(ev, "raw", (json_t *) root);
-	return (ev);
+	return (fit(ev, root));
 }

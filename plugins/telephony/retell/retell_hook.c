@@ -153,7 +153,10 @@ retell_hook(void *arg, const cx_http_req *req, cx_http_resp *resp)
 	json_t *ev = retell_event_build(root, &info, r->host->name);
 	json_decref(root);
 	if (ev == NULL) {
-		return (answer(resp, 500, "out of memory"));
+		r->host->log(r->host, CX_LOG_ERROR, "retell: %s of %s cannot be "
+		    "sent to the core (out of memory, or its analysis alone is "
+		    "over %u bytes)", info.event, info.call_id, RT_EVENT_MAX);
+		return (answer(resp, 500, "event not forwarded"));
 	}
 	json_t *rep = NULL;
 	e = r->host->call(r->host, CX_SVC_CORE, CX_SVC_CALL_EVENT, NULL, ev,

@@ -1,7 +1,11 @@
 /*
  * test_retell_unit.c - the retell plugin's pure parts, compiled in: the
  * x-retell-signature parser's edges (what retell-sdk 5.66.1's verify
- * accepts and refuses) and the disconnection_reason mapping.
+ * accepts and refuses), the disconnection_reason mapping, and every
+ * call.event we build passing the core's own validator (the one the
+ * core runs before it stores anything), long calls included.
+ *
+ *   test_retell_unit <corpus_event dir>
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,8 +13,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
+#include <dirent.h>
+#include <stdlib.h>
 
+#include "callevents.h"
 #include "retell.h"
+
+static const char *corpus_dir;
 
 static const char hex64[] =
     "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
@@ -171,13 +180,132 @@ test_mapping(void **unused)
 	    "completed", "voicemail");
 }
 
-int
-main(void)
+/* Builds the event of a body and runs the core's validator on it. */
+static json_t *
+build_valid(const char *body, size_t len)
 {
+	json_t *root;
+	rt_hook_info info;
+	char err[160], why[256];
+	assert_int_equal(retell_event_parse((const uint8_t *) body, len, &root,
+	                     &info, err, sizeof(err)),
+	    CX_OK);
+	json_t *ev = retell_event_build(root, &info, "retell");
+	json_decref(root);
+	assert_non_null(ev);
+	if (cxi_callevent_validate(ev, why, sizeof(why)) != CX_OK) {
+		fail_msg("the core refuses our event: %s", why);
+	}
+	return (ev);
+}
+
+static void
+test_corpus_events_validate(void **unused)
+{
+	(void) unused;
+	DIR *d = opendir(corpus_dir);
+	struct dirent *e;
+	int n = 0;
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, "retell-", 7) != 0) {
+			continue;
+		}
+		char path[1024], *buf = calloc(1, 1 << 20);
+		snprintf(path, sizeof(path), "%s/%s", corpus_dir, e->d_name);
+		FILE *f = fopen(path, "rb");
+		assert_non_null(f);
+		assert_non_null(buf);
+		size_t len = fread(buf, 1, (1 << 20) - 1, f);
+		fclose(f);
+		json_decref(build_valid(buf, len));
+		free(buf);
+		n++;
+	}
+	closedir(d);
+	assert_true(n >= 7);
+}
+
+/* An hour-long call: 30000 words with timings, and the tool-call copy
+ * of the transcript, well over the core's 1 MiB. */
+static void
+test_long_call_fits(void **unused)
+{
+	(void) unused;
+	json_t *tobj = json_array(), *twt = json_array();
+	char word[32];
+	for (int u = 0; u < 600; u++) {
+		json_t *words = json_array();
+		for (int w = 0; w < 50; w++) {
+			double t = u * 6.0 + w * 0.1;
+			snprintf(word, sizeof(word), "word%d", w);
+			json_array_append_new(words, json_pack("{s:s, s:f, s:f}",
+			    "word", word, "start", t, "end", t + 0.08));
+		}
+		json_t *utt = json_pack("{s:s, s:s, s:o}", "role",
+		    u % 2 ? "user" : "agent", "content",
+		    "a sentence of about fifty words said in this turn",
+		    "words", words);
+		json_array_append(tobj, utt);
+		json_array_append_new(twt, utt);
+	}
+	json_t *root = json_pack("{s:s, s:{s:s, s:s, s:s, s:I, s:I, s:I, s:s, "
+	    "s:o, s:o, s:{s:s}, s:s}}", "event", "call_ended", "call",
+	    "call_id", "call_long", "call_status", "ended",
+	    "disconnection_reason", "user_hangup", "start_timestamp",
+	    (json_int_t) 1795000000000LL, "end_timestamp",
+	    (json_int_t) 1795003600000LL, "duration_ms", (json_int_t) 3600000,
+	    "transcript", "Agent: ...", "transcript_object", tobj,
+	    "transcript_with_tool_calls", twt, "metadata", "cx_call_id",
+	    "call_00000000000000000000000001", "recording_url",
+	    "https://recordings.example/long.wav");
+	char *body = json_dumps(root, 0);
+	json_decref(root);
+	assert_non_null(body);
+	assert_true(strlen(body) > 2 * 1024 * 1024);
+	json_t *ev = build_valid(body, strlen(body));
+	free(body);
+	assert_int_equal(json_array_size(json_object_get(json_object_get(ev,
+	                     "transcript"), "utterances")), 600);
+	assert_true(json_is_array(json_object_get(json_object_get(ev, "raw"),
+	    "cx_dropped")));
+	assert_string_equal(json_string_value(json_object_get(ev, "call_id")),
+	    "call_00000000000000000000000001");
+	json_decref(ev);
+}
+
+/* Metadata that is not one of our call ids is not passed on as one. */
+static void
+test_foreign_metadata(void **unused)
+{
+	(void) unused;
+	const char *bodies[] = {
+	    "{\"event\":\"call_started\",\"call\":{\"call_id\":\"r1\","
+	    "\"call_status\":\"ongoing\",\"metadata\":{\"cx_call_id\":"
+	    "\"crm-4711\"}}}",
+	    "{\"event\":\"call_started\",\"call\":{\"call_id\":\"r2\","
+	    "\"call_status\":\"ongoing\",\"metadata\":{\"cx_call_id\":"
+	    "\"call_with space\"}}}",
+	    "{\"event\":\"call_started\",\"call\":{\"call_id\":\"r3\","
+	    "\"call_status\":\"ongoing\"}}"};
+	for (int i = 0; i < 3; i++) {
+		json_t *ev = build_valid(bodies[i], strlen(bodies[i]));
+		assert_null(json_object_get(ev, "call_id"));
+		json_decref(ev);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	corpus_dir = argc > 1 ? argv[1] : ".";
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_sig_parse),
 	    cmocka_unit_test(test_sig_vector),
 	    cmocka_unit_test(test_mapping),
+	    cmocka_unit_test(test_corpus_events_validate),
+	    cmocka_unit_test(test_long_call_fits),
+	    cmocka_unit_test(test_foreign_metadata),
 	};
 	return (cmocka_run_group_tests(tests, NULL, NULL));
 }
