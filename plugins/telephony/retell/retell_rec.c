@@ -214,6 +214,25 @@ retell_rec_kick(retell *r)
 	pthread_mutex_unlock(&r->rec->mu);
 }
 
+/* What the file is, by its first bytes: storage in front of Retell
+ * may label audio application/octet-stream, and the core checks the
+ * magic against the type we name. */
+static const char *
+sniff(int fd)
+{
+	unsigned char h[12];
+	ssize_t n = pread(fd, h, sizeof(h), 0);
+	if (n == 12 && memcmp(h, "RIFF", 4) == 0 &&
+	    memcmp(h + 8, "WAVE", 4) == 0) {
+		return ("audio/wav");
+	}
+	if (n >= 3 && (memcmp(h, "ID3", 3) == 0 ||
+	        (h[0] == 0xFF && (h[1] & 0xE0) == 0xE0))) {
+		return ("audio/mpeg");
+	}
+	return (NULL);
+}
+
 static const char *
 content_type(const char *ctype, const char *url)
 {
@@ -250,6 +269,7 @@ fetch(retell *r, const json_t *job)
 	if (fsync(fd) != 0 && e == CX_OK) {
 		e = CX_EIO;
 	}
+	const char *sniffed = e == CX_OK ? sniff(fd) : NULL;
 	close(fd);
 	if (e != CX_OK) {
 		r->host->log(r->host, CX_LOG_WARN, "retell: recording of %s: "
@@ -260,7 +280,8 @@ fetch(retell *r, const json_t *job)
 	}
 	json_t *msg = json_pack("{s:i, s:s, s:s, s:s, s:s}", "v", 1,
 	    "provider", r->host->name, "provider_call_id", jstr(job, "call_id"),
-	    "path", path, "content_type", content_type(ctype, jstr(job, "url")));
+	    "path", path, "content_type", sniffed ? sniffed :
+	    content_type(ctype, jstr(job, "url")));
 	if (msg == NULL) {
 		unlink(path);
 		return (CX_ENOMEM);

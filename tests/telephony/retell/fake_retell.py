@@ -12,7 +12,8 @@ Listens on 127.0.0.1, on a free port written to the port file.
 
 Test controls (not Retell's API), all JSON:
   POST /_fake/mode     {"create": "ok"|"400"|"401"|"402"|"422"|"429"|"500"
-                        |"slow", "slow_ms": 3000, "recording_fail": N}
+                        |"slow", "slow_ms": 3000, "recording_fail": N,
+                        "recording_kind": "wav"|"mp3"}
   GET  /_fake/requests every API request seen: method, path, auth, body
   POST /_fake/seed     {"n": 120, "to_number", "from_number"}: filler calls
   POST /_fake/webhook  {"call_id", "event", "reason"?, "ts_ms"?, "key"?,
@@ -40,7 +41,8 @@ CREATE_KEYS = {"from_number", "to_number", "override_agent_id",
                "custom_sip_headers", "ignore_e164_validation"}
 
 lock = threading.Lock()
-state = {"mode": "ok", "slow_ms": 3000, "recording_fail": 0}
+state = {"mode": "ok", "slow_ms": 3000, "recording_fail": 0,
+         "recording_kind": "wav"}
 calls = {}      # call_id -> call object
 order = []      # call ids in creation order
 requests = []   # what the plugin sent
@@ -183,6 +185,13 @@ class H(BaseHTTPRequestHandler):
                 return self.reply(503, raw=b"try later", ctype="text/plain")
             if not known:
                 return self.reply(404, raw=b"no such", ctype="text/plain")
+            if state["recording_kind"] == "mp3":
+                # An MPEG file behind a .wav name and a generic type, as
+                # object storage serves what it does not know.
+                mp3 = b"ID3\x04\x00\x00\x00\x00\x00\x00" + \
+                    b"\xff\xfb\x90\x00" * 4000
+                return self.reply(200, raw=mp3,
+                                  ctype="application/octet-stream")
             return self.reply(200, raw=wav(), ctype="audio/wav")
         m = re.match(r"^/v2/get-call/([A-Za-z0-9_-]+)$", self.path)
         if m:
@@ -291,7 +300,7 @@ class H(BaseHTTPRequestHandler):
         body = json.loads(raw or b"{}")
         if self.path == "/_fake/mode":
             with lock:
-                for k in ("slow_ms", "recording_fail"):
+                for k in ("slow_ms", "recording_fail", "recording_kind"):
                     if k in body:
                         state[k] = body[k]
                 if "create" in body:
