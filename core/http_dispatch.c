@@ -16,6 +16,8 @@
  * cannot be honoured; add a name here when a provider needs one.
  */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -404,7 +406,13 @@ job_new(cxi_http *h, nng_http_req *req, const char *path,
 	cxi_job *j;
 	char *p;
 
-	total = strlen(method) + strlen(path) + strlen(query) + 3;
+	/* The split points into path, except for a bare /webhooks/<name>
+	 * (or /v1), where it is a static "/": copy that one on its own. */
+	size_t plen = strlen(path);
+	bool sub_in_path = (uintptr_t) subpath >= (uintptr_t) path &&
+	    (uintptr_t) subpath <= (uintptr_t) (path + plen);
+	total = strlen(method) + plen + strlen(query) + 3 +
+	    (sub_in_path ? 0 : strlen(subpath) + 1);
 	for (size_t i = 0; i < N_HDRS; i++) {
 		if ((vals[i] = nng_http_req_get_header(req, hdr_names[i])) !=
 		    NULL) {
@@ -430,7 +438,11 @@ job_new(cxi_http *h, nng_http_req *req, const char *path,
 	} while (0)
 	PUT(j->req.method, method);
 	PUT(j->req.path, path);
-	j->req.subpath = j->req.path + (subpath - path);
+	if (sub_in_path) {
+		j->req.subpath = j->req.path + (subpath - path);
+	} else {
+		PUT(j->req.subpath, subpath);
+	}
 	PUT(j->req.query, query);
 	for (size_t i = 0; i < N_HDRS; i++) {
 		if (vals[i] != NULL) {

@@ -55,7 +55,9 @@ cxi_httpc_do(const char *method, const char *url, const char *const *headers,
 	if ((*resp_body = malloc(dlen + 1)) == NULL) {
 		goto out;
 	}
-	memcpy(*resp_body, data, dlen);
+	if (dlen > 0) { /* an empty answer (204) has no data pointer */
+		memcpy(*resp_body, data, dlen);
+	}
 	(*resp_body)[dlen] = '\0';
 	if (resp_len != NULL) {
 		*resp_len = dlen;
