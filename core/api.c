@@ -308,7 +308,8 @@ cxi_api_start(cxi_api **out, cxi_http *http, cxi_manager *mgr,
 	    (rv = cxi_api_me_routes(a)) != CX_OK ||
 	    (rv = cxi_api_totp_routes(a)) != CX_OK ||
 	    (rv = cxi_api_staff_routes(a)) != CX_OK ||
-	    (rv = cxi_api_keys_routes(a)) != CX_OK) {
+	    (rv = cxi_api_keys_routes(a)) != CX_OK ||
+	    (rv = cxi_api_campaigns_routes(a)) != CX_OK) {
 		snprintf(why, whylen, "api: cannot register the /v1 routes: "
 		    "%s", cx_strerror(rv));
 		goto fail;

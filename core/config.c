@@ -407,7 +407,7 @@ cfg_from_tree(const char *file, const cxi_ynode *root, cxi_schema_fn fn,
     void *arg, cxi_errlist *errs)
 {
 	static const char *const keys[] = {"server", "data_dir", "log",
-	    "admin", "plugin_dir", "storage", "auth", "plugins", NULL};
+	    "admin", "plugin_dir", "storage", "auth", "dialer", "plugins", NULL};
 	cxi_cctx cc = {.file = file, .errs = errs};
 	size_t start = errs->n;
 	cxi_config *cfg = cfg_new(file);
@@ -440,6 +440,7 @@ cfg_from_tree(const char *file, const cxi_ynode *root, cxi_schema_fn fn,
 	cfg_plugin_dir(&cc, cfg, root);
 	cxi_cfg_storage(&cc, cfg, cxi_ynode_get(root, "storage"));
 	cxi_cfg_auth(&cc, cfg, cxi_ynode_get(root, "auth"));
+	cxi_cfg_dialer(&cc, cfg, cxi_ynode_get(root, "dialer"));
 	const cxi_ynode *listen = cxi_ynode_get(cxi_ynode_get(root, "server"),
 	    "listen");
 	if (strncmp(cfg->listen, "https://", 8) == 0 &&
@@ -531,6 +532,7 @@ cxi_config_free(cxi_config *cfg)
 	}
 	free(cfg->auth_origins);
 	free(cfg->auth_common_passwords);
+	json_decref(cfg->dialer.provider_cps);
 	if (cfg->master_key != NULL) {
 		explicit_bzero(cfg->master_key, strlen(cfg->master_key));
 		free(cfg->master_key);

@@ -50,6 +50,17 @@ typedef struct cxi_plugin_conf {
 	size_t kind_line, kind_col; /* Added: position of `kind:` value */
 } cxi_plugin_conf;
 
+/* dialer: (config_dialer.c), read by the dialer at start. */
+typedef struct cxi_dialer_conf {
+	int tick_ms;                 /* dialer.tick */
+	int account_max_concurrency; /* live calls per account */
+	int dispatch_timeout_ms;     /* one place_call */
+	int reconcile_after_ms;      /* timed-out dispatch -> lookup */
+	int max_call_duration_ms;    /* older live calls are looked up */
+	int dispatch_workers;        /* place_call requests in flight */
+	json_t *provider_cps;        /* {"<instance>": calls/s (real)} */
+} cxi_dialer_conf;
+
 typedef struct cxi_config {
 	char *file;
 	char *listen;        /* server.listen, e.g. http://127.0.0.1:8080 */
@@ -80,6 +91,7 @@ typedef struct cxi_config {
 	char *auth_common_passwords; /* auth.common_passwords, resolved */
 	bool auth_common_default; /* not given: a missing file is a warning */
 	int auth_hash_workers;    /* auth.hash_workers */
+	cxi_dialer_conf dialer;   /* dialer: (config_dialer.c) */
 } cxi_config;
 
 /* Reads the descriptor of the plugin at `path` without running any of its
