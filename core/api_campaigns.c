@@ -278,8 +278,9 @@ patch_tx(cxi_dbc *c, void *arg)
 	const char *st = json_string_value(json_object_get(cur, "status"));
 	snprintf(p->status, sizeof(p->status), "%s", st ? st : "?");
 	json_decref(cur);
-	if (json_object_get(p->fields, "config") != NULL && st != NULL &&
-	    strcmp(st, "draft") != 0 && strcmp(st, "paused") != 0) {
+	if (json_object_get(p->fields, "config") != NULL &&
+	    strcmp(p->status, "draft") != 0 &&
+	    strcmp(p->status, "paused") != 0) {
 		p->locked = true;
 		return (CX_EDENIED);
 	}
@@ -418,10 +419,23 @@ nf:
 	return (false);
 }
 
+/* /v1/campaigns itself: the subtree route serves it too (the longest
+ * template wins, so an exact route of the same method would never be
+ * chosen). */
+static bool
+is_collection(cxi_actx *c)
+{
+	return (strcmp(c->req->path, "/v1/campaigns") == 0);
+}
+
 static void
 campaigns_get(cxi_actx *c)
 {
 	char id[65], action[16];
+	if (is_collection(c)) {
+		campaigns_list(c);
+		return;
+	}
 	if (!cxi_api_auth(c) || !split(c, id, sizeof(id), action,
 	                            sizeof(action))) {
 		return;
@@ -439,6 +453,10 @@ static void
 campaigns_post(cxi_actx *c)
 {
 	char id[65], action[16];
+	if (is_collection(c)) {
+		campaigns_create(c);
+		return;
+	}
 	if (!cxi_api_auth(c) || !split(c, id, sizeof(id), action,
 	                            sizeof(action))) {
 		return;
@@ -471,8 +489,6 @@ campaigns_one(cxi_actx *c)
 	}
 }
 
-CXI_API_HANDLER(h_campaigns_create, campaigns_create)
-CXI_API_HANDLER(h_campaigns_list, campaigns_list)
 CXI_API_HANDLER(h_campaigns_get, campaigns_get)
 CXI_API_HANDLER(h_campaigns_post, campaigns_post)
 CXI_API_HANDLER(h_campaigns_one, campaigns_one)
@@ -481,11 +497,7 @@ cx_err
 cxi_api_campaigns_routes(cxi_api *a)
 {
 	cx_err rv;
-	if ((rv = cxi_http_api_route_add(a->http, "POST", "/campaigns",
-	         h_campaigns_create, a)) != CX_OK ||
-	    (rv = cxi_http_api_route_add(a->http, "GET", "/campaigns",
-	         h_campaigns_list, a)) != CX_OK ||
-	    (rv = cxi_http_api_route_add(a->http, "GET", "/campaigns/",
+	if ((rv = cxi_http_api_route_add(a->http, "GET", "/campaigns/",
 	         h_campaigns_get, a)) != CX_OK ||
 	    (rv = cxi_http_api_route_add(a->http, "POST", "/campaigns/",
 	         h_campaigns_post, a)) != CX_OK ||

@@ -47,6 +47,7 @@ cxi_calling_start(cxi_calling **out, cxi_manager *mgr, cxi_http *http,
 		c->dialer_conf.reconcile_after_ms = 30000;
 		c->dialer_conf.max_call_duration_ms = 2 * 3600 * 1000;
 		c->dialer_conf.dispatch_workers = 4;
+		c->dialer_conf.dispatch_backoff_ms = 1000;
 	}
 	/* The API sees the runtime first (its handlers kick the dialer
 	 * through it); the dialer starts last, once events can arrive. */

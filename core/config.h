@@ -58,6 +58,7 @@ typedef struct cxi_dialer_conf {
 	int reconcile_after_ms;      /* timed-out dispatch -> lookup */
 	int max_call_duration_ms;    /* older live calls are looked up */
 	int dispatch_workers;        /* place_call requests in flight */
+	int dispatch_backoff_ms;     /* first wait after a 429/5xx */
 	json_t *provider_cps;        /* {"<instance>": calls/s (real)} */
 } cxi_dialer_conf;
 

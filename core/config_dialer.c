@@ -11,6 +11,8 @@
  *     max_call_duration: 2h         # a live call older than this is
  *                                   # looked up at the provider
  *     dispatch_workers: 4           # place_call requests in flight at once
+ *     dispatch_backoff: 1s          # first wait after a 429/5xx/no plugin;
+ *                                   # doubles per try, at most 5 minutes
  *     provider_cps: {twilio: 1}     # calls per second per telephony
  *                                   # plugin instance (optional)
  */
@@ -64,7 +66,7 @@ cxi_cfg_dialer(cxi_cctx *cc, cxi_config *cfg, const cxi_ynode *d)
 {
 	static const char *const keys[] = {"tick", "account_max_concurrency",
 	    "dispatch_timeout", "reconcile_after", "max_call_duration",
-	    "dispatch_workers", "provider_cps", NULL};
+	    "dispatch_workers", "dispatch_backoff", "provider_cps", NULL};
 	cxi_dialer_conf *dc = &cfg->dialer;
 	long long v;
 
@@ -74,6 +76,7 @@ cxi_cfg_dialer(cxi_cctx *cc, cxi_config *cfg, const cxi_ynode *d)
 	dc->reconcile_after_ms = 30 * 1000;
 	dc->max_call_duration_ms = 2 * 3600 * 1000;
 	dc->dispatch_workers = 4;
+	dc->dispatch_backoff_ms = 1000;
 	if ((dc->provider_cps = json_object()) == NULL) {
 		CXI_CERR(cc, 0, 0, "out of memory");
 		return;
@@ -94,5 +97,6 @@ cxi_cfg_dialer(cxi_cctx *cc, cxi_config *cfg, const cxi_ynode *d)
 	if (cxi_cfg_int(cc, d, "dispatch_workers", 1, 256, &v) == 1) {
 		dc->dispatch_workers = (int) v;
 	}
+	cxi_cfg_dur(cc, d, "dispatch_backoff", 10, &dc->dispatch_backoff_ms);
 	cfg_cps(cc, cfg, cxi_ynode_get(d, "provider_cps"));
 }

@@ -209,10 +209,11 @@ pace_wait(cxi_dialer *d, const dl_job *j)
 	return (!d->wstop);
 }
 
-static int64_t
-backoff_ms(int tries)
+int64_t
+dl_backoff_ms(const cxi_dialer *d, int tries)
 {
-	int64_t b = DL_BACKOFF_MIN_MS;
+	int64_t b = d->conf.dispatch_backoff_ms > 0 ?
+	    d->conf.dispatch_backoff_ms : DL_BACKOFF_MIN_MS;
 	for (int i = 1; i < tries && b < DL_BACKOFF_MAX_MS; i++) {
 		b *= 2;
 	}
@@ -287,7 +288,7 @@ record(cxi_dialer *d, const dl_job *j, cx_err rv, const json_t *reply)
 	int tries = 0;
 	(void) dl_track_at(d, j->call_id, &tries);
 	tries++;
-	int64_t wait = backoff_ms(tries);
+	int64_t wait = dl_backoff_ms(d, tries);
 	dl_track_set(d, j->call_id, now + wait, tries);
 	snprintf(err, sizeof(err), "dispatch try %d: %s%s%s", tries,
 	    cx_strerror(rv), msg != NULL ? ": " : "", msg != NULL ? msg : "");

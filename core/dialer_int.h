@@ -104,6 +104,8 @@ void dl_requeue(cxi_dialer *d, const json_t *call, const json_t *campaign);
 void dl_dispatch_new(cxi_dialer *d, int64_t now);
 void dl_redispatch(cxi_dialer *d, int64_t now);
 void *dl_worker(void *arg);
+/* dialer.dispatch_backoff doubled per try, at most DL_BACKOFF_MAX_MS. */
+int64_t dl_backoff_ms(const cxi_dialer *d, int tries);
 
 /* dialer_reconcile.c */
 void dl_reconcile_startup(cxi_dialer *d);

@@ -88,12 +88,9 @@ lookup_failed(cxi_dialer *d, const char *id, cx_err rv, int64_t now,
 	int tries = 0;
 	(void) dl_track_at(d, id, &tries);
 	tries++;
-	int64_t wait = DL_BACKOFF_MIN_MS << (tries < 9 ? tries : 9);
+	int64_t wait = dl_backoff_ms(d, tries);
 	if (wait < floor_ms) {
 		wait = floor_ms;
-	}
-	if (wait > DL_BACKOFF_MAX_MS) {
-		wait = DL_BACKOFF_MAX_MS;
 	}
 	dl_track_set(d, id, now + wait, tries);
 	cxi_warn("dialer", "call %s: lookup failed (%s); again in %lld ms", id,
