@@ -155,13 +155,12 @@ cxi_api_campaign_action(cxi_actx *c, const char *id, const char *action)
 	} else if (k == 3) {
 		json_object_set_new(sys, "ended_at", json_integer(now));
 	}
-	if (json_object_size(sys) > 0 &&
-	    cxi_repo_set(&db, &cxi_ent_campaign, c->sess.account, id, sys) !=
-	        CX_OK) {
+	if (json_object_size(sys) == 0) {
+		json_decref(sys);
+	} else if (cxi_repo_set(&db, &cxi_ent_campaign, c->sess.account, id,
+	               sys) != CX_OK) { /* steals sys */
 		cxi_warn("api", "campaign %s: cannot record the %s time", id,
 		    action);
-	} else if (json_object_size(sys) == 0) {
-		json_decref(sys);
 	}
 	if (cxi_repo_get(&db, &cxi_ent_campaign, c->sess.account, id, &out) !=
 	    CX_OK) {
