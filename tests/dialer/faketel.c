@@ -5,9 +5,11 @@
  * plugin would, with behaviour the test sets per request:
  *   fake.script {"place": ["ok", "429", "500", "4xx", "timeout_created",
  *                "timeout_lost"], "deny": ["+1555..."], "known":
- *                ["call_..."], "hangup": "ok" | "enotsup"}
+ *                ["call_..."], "forget": ["call_..."], "hangup": "ok" |
+ *                "enotsup"}
  *     queues outcomes for the next place requests (then "ok"), numbers
- *     the policy answer denies, and calls to treat as already created;
+ *     the policy answer denies, calls to treat as already created and
+ *     calls the provider has lost;
  *   fake.log -> {"events": [{"op": "place"|"lookup"|"hangup",
  *                "call_id", "at_ms", "to", "from", "credentials",
  *                "variables", "voicemail", "result"}], "created":
@@ -159,6 +161,14 @@ fk_request(void *arg, const cx_msg *req, json_t **reply)
 				snprintf(pid, sizeof(pid), "FK%06u", ++p->seq);
 				json_object_set_new(p->created,
 				    json_string_value(k), json_string(pid));
+			}
+		}
+		if ((v = json_object_get(d, "forget")) != NULL) {
+			size_t i;
+			json_t *k;
+			json_array_foreach (v, i, k) {
+				json_object_del(p->created,
+				    json_string_value(k));
 			}
 		}
 		if ((v = json_object_get(d, "hangup")) != NULL) {

@@ -9,6 +9,7 @@
  * Provider events are another part's job, so the tests move calls to
  * their terminal states in the database, as call.event would.
  */
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -440,6 +441,56 @@ test_restart_reconcile(void **state)
 	json_decref(ev);
 	assert_int_equal(count(&r, "SELECT COUNT(*) FROM calls", NULL), 4);
 	assert_no_double_calls(&r);
+	rig_down(&r);
+}
+
+/* ---- live calls older than max_call_duration are looked up ---- */
+
+static void
+test_stale_live_calls(void **state)
+{
+	(void) state;
+	rig r;
+	char a[64];
+	rig_up(&r, DIALER_FAST "  max_call_duration: 1s\n");
+	rig_campaign(&r, CONF(",\"calls_per_second\":50"), 2, 1900, a,
+	    sizeof(a));
+	wait_count(&r, "SELECT COUNT(*) FROM calls WHERE campaign_id = $1 AND "
+	               "status = 'queued'", a, 2, 8000);
+	cx_db_value p[] = {CX_DB_V_TEXT(a)};
+	json_t *rows = rig_q(&r, "SELECT id FROM calls WHERE campaign_id = $1 "
+	                         "ORDER BY id", p, 1);
+	const char *lost = json_string_value(json_object_get(json_array_get(
+	    rows, 0), "id"));
+	const char *alive = json_string_value(json_object_get(json_array_get(
+	    rows, 1), "id"));
+	/* The provider lost one; its final event never came. */
+	json_decref(rig_fake(&r, "fake.script", json_pack("{s:[s]}", "forget",
+	    lost)));
+	wait_count(&r, "SELECT COUNT(*) FROM calls WHERE id = $1 AND status = "
+	               "'failed' AND error LIKE 'no final event%'", lost, 1,
+	    8000);
+	/* The other is still going at the provider: left alone, and
+	 * not asked again at every tick. */
+	cx_db_value q[] = {CX_DB_V_TEXT(alive)};
+	json_t *st = rig_q(&r, "SELECT status FROM calls WHERE id = $1", q, 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(st,
+	                        0), "status")), "queued");
+	json_decref(st);
+	rig_sleep(400);
+	json_t *ev = rig_fake_events(&r, "lookup");
+	size_t for_alive = 0, i;
+	json_t *e;
+	json_array_foreach (ev, i, e) {
+		for_alive += strcmp(json_string_value(json_object_get(e,
+		                        "call_id")), alive) == 0;
+	}
+	assert_int_equal(for_alive, 1);
+	json_decref(ev);
+	json_decref(rows);
+	/* The lost call settles its lead like any failure. */
+	wait_count(&r, "SELECT COUNT(*) FROM leads WHERE campaign_id = $1 AND "
+	               "status = 'done' AND last_outcome = 'failed'", a, 1, 5000);
 	rig_down(&r);
 }
 
@@ -919,18 +970,23 @@ test_api(void **state)
 int
 main(int argc, char **argv)
 {
-	rig_sqlite_so = argc > 1 ? argv[1] : getenv("DIALER_SQLITE_SO");
-	rig_faketel_so = argc > 2 ? argv[2] : getenv("DIALER_FAKETEL_SO");
-	if (rig_sqlite_so == NULL || rig_faketel_so == NULL) {
+	/* Absolute: the config resolves plugin paths against its own
+	 * directory. */
+	static char so1[PATH_MAX], so2[PATH_MAX];
+	if (argc < 3 || realpath(argv[1], so1) == NULL ||
+	    realpath(argv[2], so2) == NULL) {
 		fprintf(stderr, "usage: test_dialer SQLITE_SO FAKETEL_SO\n");
 		return (2);
 	}
+	rig_sqlite_so = so1;
+	rig_faketel_so = so2;
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_concurrency_and_completion),
 	    cmocka_unit_test(test_calls_per_second),
 	    cmocka_unit_test(test_dispatch_errors),
 	    cmocka_unit_test(test_timeout_reconcile),
 	    cmocka_unit_test(test_restart_reconcile),
+	    cmocka_unit_test(test_stale_live_calls),
 	    cmocka_unit_test(test_retry_policy),
 	    cmocka_unit_test(test_breaker),
 	    cmocka_unit_test(test_policy_deny),
