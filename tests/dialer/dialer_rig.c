@@ -21,7 +21,7 @@
 #include "migrate.h"
 #include "repo.h"
 
-const char *rig_sqlite_so, *rig_faketel_so;
+const char *rig_storage_so, *rig_faketel_so, *rig_storage_settings;
 static unsigned rig_seq;
 
 int64_t
@@ -40,10 +40,27 @@ rig_sleep(int ms)
 	}
 }
 
+/* A server database outlives a rig: every rig starts on an empty
+ * schema there (SQLite gets a fresh file anyway). */
 static int
 on_storage(void *arg, const cxi_db *db, char *why, size_t whylen)
 {
 	(void) arg;
+	if (strcmp(db->ops->dialect, "postgres") == 0) {
+		cxi_dbc c;
+		cx_db_error err;
+		if (cxi_db_acquire(db, 10000, &c) != CX_OK) {
+			snprintf(why, whylen, "cannot reset the schema");
+			return (-1);
+		}
+		cx_err rv = db->ops->exec_script(c.conn, "DROP SCHEMA public "
+		    "CASCADE; CREATE SCHEMA public;", &err);
+		cxi_db_release(&c);
+		if (rv != CX_OK) {
+			snprintf(why, whylen, "schema reset: %s", err.message);
+			return (-1);
+		}
+	}
 	return (cxi_migrate_up(db, NULL, why, whylen));
 }
 
@@ -120,11 +137,13 @@ rig_up(rig *r, const char *dialer)
 	    "  hash_workers: 1\n"
 	    "dialer:\n%s"
 	    "plugins:\n"
-	    "  - name: sqlite\n    kind: storage\n    path: %s\n"
+	    "  - name: db\n    kind: storage\n    path: %s\n"
 	    "    required: true\n"
+	    "    settings:\n      %s\n"
 	    "  - name: faketel\n    kind: telephony\n    path: %s\n"
 	    "    required: true\n",
-	    r->dir, r->dir, dialer, rig_sqlite_so, rig_faketel_so);
+	    r->dir, r->dir, dialer, rig_storage_so, rig_storage_settings != NULL ?
+	    rig_storage_settings : "file: callixo.db", rig_faketel_so);
 	snprintf(path, sizeof(path), "%s/callixo.yaml", r->dir);
 	r->cache = cxi_module_cache_new();
 	assert_non_null(r->cache);

@@ -35,8 +35,10 @@ typedef struct rig {
 	char key[64]; /* an API key of the account ("Bearer ...") */
 } rig;
 
-/* Paths of the plugins, from argv (set by main). */
-extern const char *rig_sqlite_so, *rig_faketel_so;
+/* Paths of the plugins, from argv (set by main), and the storage
+ * plugin's settings (one line, e.g. "dsn: postgresql://..."; NULL for
+ * SQLite's "file: callixo.db"). */
+extern const char *rig_storage_so, *rig_faketel_so, *rig_storage_settings;
 
 /* `dialer` is the body of the dialer: section (YAML, two-space
  * indented lines). Fails the test on error. */

@@ -979,11 +979,14 @@ main(int argc, char **argv)
 	static char so1[PATH_MAX], so2[PATH_MAX];
 	if (argc < 3 || realpath(argv[1], so1) == NULL ||
 	    realpath(argv[2], so2) == NULL) {
-		fprintf(stderr, "usage: test_dialer SQLITE_SO FAKETEL_SO\n");
+		fprintf(stderr, "usage: test_dialer STORAGE_SO FAKETEL_SO "
+		    "(settings of a server storage plugin in "
+		    "CALLIXO_TEST_STORAGE_SETTINGS)\n");
 		return (2);
 	}
-	rig_sqlite_so = so1;
+	rig_storage_so = so1;
 	rig_faketel_so = so2;
+	rig_storage_settings = getenv("CALLIXO_TEST_STORAGE_SETTINGS");
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_concurrency_and_completion),
 	    cmocka_unit_test(test_calls_per_second),
