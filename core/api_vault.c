@@ -534,7 +534,9 @@ cxi_api_vault_unseal(cxi_api *a, const char *token, char **plain)
 	uint8_t *msg = NULL;
 	size_t len = 0;
 	char fwhy[128];
-	cx_err rv = cxi_multifernet_decrypt(a->vault, a->n_vault, token, 0,
+	/* A stored credential never expires: ttl -1 (0 would refuse every
+	 * token from the second after it was sealed). */
+	cx_err rv = cxi_multifernet_decrypt(a->vault, a->n_vault, token, -1,
 	    (int64_t) time(NULL), &msg, &len, NULL, fwhy, sizeof(fwhy));
 	if (rv != CX_OK) {
 		return (rv);

@@ -173,8 +173,10 @@ pace_get(cxi_dialer *d, const char *key)
 	return (json_number_value(json_object_get(d->pace, key)));
 }
 
-/* Reserves the next send slot of the job's campaign and provider
- * (under mu) and waits for it; false when stopping meanwhile. */
+/* Waits (under mu) until both the job's campaign and its provider may
+ * send, then takes the slot from the actual time: a worker that was
+ * late never lets the next call follow it closer than the rate allows.
+ * False when stopping meanwhile. */
 static bool
 pace_wait(cxi_dialer *d, const dl_job *j)
 {
@@ -183,30 +185,29 @@ pace_wait(cxi_dialer *d, const dl_job *j)
 	snprintf(pk, sizeof(pk), "p:%s", j->provider);
 	double pcps = json_number_value(json_object_get(d->conf.provider_cps,
 	    j->provider));
-	double slot = (double) dl_now();
-	if (pace_get(d, ck) > slot) {
-		slot = pace_get(d, ck);
-	}
-	if (pcps > 0 && pace_get(d, pk) > slot) {
-		slot = pace_get(d, pk);
-	}
-	if (j->cps > 0) {
-		json_object_set_new(d->pace, ck, json_real(slot + 1000.0 /
-		                                     j->cps));
-	}
-	if (pcps > 0) {
-		json_object_set_new(d->pace, pk, json_real(slot + 1000.0 / pcps));
-	}
-	int64_t until = (int64_t) slot;
-	until += (double) until < slot; /* rounded up */
-	struct timespec ts = {.tv_sec = (time_t) (until / 1000),
-	    .tv_nsec = (long) (until % 1000) * 1000000};
-	while (!d->wstop && dl_now() < until) {
-		if (pthread_cond_timedwait(&d->wcv, &d->mu, &ts) == ETIMEDOUT) {
-			break;
+	while (!d->wstop) {
+		double now = (double) dl_now();
+		double slot = pace_get(d, ck);
+		if (pcps > 0 && pace_get(d, pk) > slot) {
+			slot = pace_get(d, pk);
 		}
+		if (slot <= now) {
+			if (j->cps > 0) {
+				json_object_set_new(d->pace, ck, json_real(now +
+				                                     1000.0 / j->cps));
+			}
+			if (pcps > 0) {
+				json_object_set_new(d->pace, pk, json_real(now +
+				                                     1000.0 / pcps));
+			}
+			return (true);
+		}
+		int64_t until = (int64_t) slot + 1;
+		struct timespec ts = {.tv_sec = (time_t) (until / 1000),
+		    .tv_nsec = (long) (until % 1000) * 1000000};
+		(void) pthread_cond_timedwait(&d->wcv, &d->mu, &ts);
 	}
-	return (!d->wstop);
+	return (false);
 }
 
 int64_t

@@ -19,11 +19,17 @@
 /* Call statuses of the core's own, before the provider has the call. */
 #define DL_DISPATCHING "dispatching"
 #define DL_UNKNOWN "unknown"
-/* SQL lists. */
+/* SQL lists. A live call is never settled, so queries for live calls
+ * also say settled_at IS NULL: the partial index calls_unsettled
+ * (migration 0005) then serves them. */
 #define DL_LIVE_SQL \
 	"('dispatching', 'unknown', 'queued', 'ringing', 'in_progress')"
 #define DL_TERMINAL_SQL \
 	"('completed', 'busy', 'no_answer', 'failed', 'canceled')"
+/* Every status a call can have (so the index's first column is used). */
+#define DL_ANY_SQL \
+	"('dispatching', 'unknown', 'queued', 'ringing', 'in_progress', " \
+	"'completed', 'busy', 'no_answer', 'failed', 'canceled')"
 
 #define DL_POLICY_DEADLINE_MS 2000
 #define DL_BACKOFF_MIN_MS 1000

@@ -315,6 +315,10 @@ out:
 	cxi_campaign_conf_free(&cc);
 }
 
+/* A call holds its concurrency slot until it is settled, not just
+ * until it ends: settling (and the circuit breaker with it) happens
+ * earlier in the same tick, so no call is placed on a slot whose
+ * failure the breaker has not seen yet. */
 void
 dl_dispatch_new(cxi_dialer *d, int64_t now)
 {
@@ -324,10 +328,11 @@ dl_dispatch_new(cxi_dialer *d, int64_t now)
 	        &camps) != CX_OK ||
 	    json_array_size(camps) == 0 ||
 	    dl_query(d, "SELECT campaign_id, COUNT(*) AS n FROM calls WHERE "
-	                "campaign_id IS NOT NULL AND status IN " DL_LIVE_SQL
-	                " GROUP BY campaign_id", NULL, 0, &live_c) != CX_OK ||
+	                "campaign_id IS NOT NULL AND settled_at IS NULL AND "
+	                "status IN " DL_ANY_SQL " GROUP BY campaign_id", NULL, 0, &live_c) != CX_OK ||
 	    dl_query(d, "SELECT account_id, COUNT(*) AS n FROM calls WHERE "
-	                "status IN " DL_LIVE_SQL " GROUP BY account_id", NULL, 0,
+	                "settled_at IS NULL AND status IN " DL_ANY_SQL
+	                " GROUP BY account_id", NULL, 0,
 	        &live_a) != CX_OK) {
 		goto out;
 	}

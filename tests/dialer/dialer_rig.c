@@ -23,6 +23,8 @@
 
 const char *rig_storage_so, *rig_faketel_so, *rig_storage_settings;
 static unsigned rig_seq;
+/* The rig of the running case, for rig_teardown after a failure. */
+static rig *rig_live;
 
 int64_t
 rig_now(void)
@@ -116,6 +118,7 @@ rig_up(rig *r, const char *dialer)
 	char vks[64];
 	cxi_errlist errs = {0};
 	memset(r, 0, sizeof(*r));
+	rig_live = r;
 	rig_seq++;
 	const char *tmp = getenv("TMPDIR");
 	snprintf(r->dir, sizeof(r->dir), "%s/cxdialer.XXXXXX", tmp ? tmp :
@@ -186,9 +189,23 @@ rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
 	return (0);
 }
 
+int
+rig_teardown(void **state)
+{
+	(void) state;
+	if (rig_live != NULL) {
+		rig_down(rig_live);
+	}
+	return (0);
+}
+
 void
 rig_down(rig *r)
 {
+	rig_live = NULL;
+	if (r->dir[0] == '\0') {
+		return;
+	}
 	if (r->http != NULL) {
 		cxi_http_api_routes_drop(r->http);
 	}

@@ -44,6 +44,9 @@ extern const char *rig_storage_so, *rig_faketel_so, *rig_storage_settings;
  * indented lines). Fails the test on error. */
 void rig_up(rig *r, const char *dialer);
 void rig_down(rig *r);
+/* cmocka teardown: takes down the case's rig when the case failed
+ * before its own rig_down, so the next case starts clean. */
+int rig_teardown(void **state);
 
 /* SQL on the rig's storage: rows as JSON, or one integer. */
 json_t *rig_q(rig *r, const char *sql, const cx_db_value *p, size_t n);
