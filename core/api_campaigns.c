@@ -286,8 +286,17 @@ patch_tx(cxi_dbc *c, void *arg)
 	}
 	json_decref(p->row);
 	p->row = NULL;
-	return (cxi_repo_update_c(c, &cxi_ent_campaign, p->account, p->id,
-	    p->fields, NULL, &p->row, p->why, sizeof(p->why)));
+	rv = cxi_repo_update_c(c, &cxi_ent_campaign, p->account, p->id,
+	    p->fields, NULL, &p->row, p->why, sizeof(p->why));
+	if (rv == CX_OK && json_object_get(p->fields, "config") != NULL) {
+		/* A new lead waits only for its calling window: with new
+		 * windows it is due again at once (the dialer re-checks). */
+		cx_db_value q[] = {CX_DB_V_TEXT(p->id), CX_DB_V_TEXT(p->account)};
+		rv = cxi_db_exec(c, "UPDATE leads SET next_attempt_at = NULL "
+		                    "WHERE campaign_id = $1 AND account_id = $2 "
+		                    "AND status = 'new'", q, 2, NULL, NULL);
+	}
+	return (rv);
 }
 
 static void

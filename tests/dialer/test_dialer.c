@@ -794,6 +794,19 @@ test_windows(void **state)
 		assert_int_equal(count(&r, "SELECT COUNT(*) FROM calls WHERE "
 		                           "lead_id = $1", ids[i]), 0);
 	}
+	/* New windows (all day): the waiting leads are due at once. */
+	snprintf(path, sizeof(path), "/v1/campaigns/%s/pause", a);
+	json_decref(rig_api(&r, "POST", path, NULL, &st));
+	assert_int_equal(st, 200);
+	snprintf(path, sizeof(path), "/v1/campaigns/%s", a);
+	json_decref(rig_api(&r, "PATCH", path, "{\"config\":" CONF(
+	    ",\"calls_per_second\":50") "}", &st));
+	assert_int_equal(st, 200);
+	snprintf(path, sizeof(path), "/v1/campaigns/%s/resume", a);
+	json_decref(rig_api(&r, "POST", path, NULL, &st));
+	assert_int_equal(st, 200);
+	wait_count(&r, "SELECT COUNT(*) FROM calls WHERE campaign_id = $1", a,
+	    4, 8000);
 	rig_down(&r);
 }
 
@@ -931,6 +944,8 @@ test_api(void **state)
 	snprintf(path, sizeof(path), "/v1/campaigns/%s/start", a);
 	json_decref(rig_api(&r, "POST", path, NULL, &st));
 	assert_int_equal(st, 200);
+	wait_count(&r, "SELECT COUNT(*) FROM calls WHERE campaign_id = $1", a,
+	    1, 5000);
 	/* Running: config locked, delete refused, start again refused. */
 	snprintf(path, sizeof(path), "/v1/campaigns/%s", a);
 	j = rig_api(&r, "PATCH", path, "{\"config\":" CONF("") "}", &st);
@@ -967,8 +982,6 @@ test_api(void **state)
 	    &st));
 	assert_int_equal(st, 404);
 	/* Paused with a call in flight: not deleted until it ends. */
-	wait_count(&r, "SELECT COUNT(*) FROM calls WHERE campaign_id = $1", a,
-	    1, 5000);
 	snprintf(path, sizeof(path), "/v1/campaigns/%s", a);
 	json_decref(rig_api(&r, "DELETE", path, NULL, &st));
 	assert_int_equal(st, 409);
