@@ -9,20 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "campaign_conf.h"
+#include "campaign_conf_int.h"
 
 #define AGENT_MAX 1024
-#define NAME_MAX_LEN 200
 #define TEMPLATE_MAX 2000
-#define DESC_MAX 500
-#define CHOICES_MAX 50
 
-static cx_err
-bad(char *why, size_t whylen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static cx_err
-bad(char *why, size_t whylen, const char *fmt, ...)
+cx_err
+cxi_cc_bad(char *why, size_t whylen, const char *fmt, ...)
 {
 	va_list ap;
 	if (why != NULL && whylen > 0) {
@@ -45,8 +38,8 @@ e164_ok(const char *p)
 	return (ok);
 }
 
-static bool
-printable(const char *s, size_t max)
+bool
+cxi_cc_printable(const char *s, size_t max)
 {
 	size_t n = strlen(s);
 	if (n == 0 || n > max) {
@@ -64,7 +57,7 @@ printable(const char *s, size_t max)
 static bool
 agent_ok(const char *a)
 {
-	if (!printable(a, AGENT_MAX) || strpbrk(a, " \t") != NULL) {
+	if (!cxi_cc_printable(a, AGENT_MAX) || strpbrk(a, " \t") != NULL) {
 		return (false);
 	}
 	const char *h = NULL;
@@ -88,8 +81,8 @@ agent_ok(const char *a)
 }
 
 /* Every key of `obj` must be in `keys`. */
-static cx_err
-keys_ok(const json_t *obj, const char *where, const char *const *keys,
+cx_err
+cxi_cc_keys_ok(const json_t *obj, const char *where, const char *const *keys,
     char *why, size_t whylen)
 {
 	const char *k;
@@ -99,7 +92,7 @@ keys_ok(const json_t *obj, const char *where, const char *const *keys,
 		for (i = 0; keys[i] != NULL && strcmp(keys[i], k) != 0; i++) {
 		}
 		if (keys[i] == NULL) {
-			return (bad(why, whylen, "%s.%s is not a known field",
+			return (cxi_cc_bad(why, whylen, "%s.%s is not a known field",
 			    where, k));
 		}
 	}
@@ -107,8 +100,8 @@ keys_ok(const json_t *obj, const char *where, const char *const *keys,
 }
 
 /* An integer member in [min, max]; absent keeps *out. */
-static cx_err
-get_int(const json_t *obj, const char *where, const char *key, long min,
+cx_err
+cxi_cc_get_int(const json_t *obj, const char *where, const char *key, long min,
     long max, int *out, char *why, size_t whylen)
 {
 	const json_t *v = json_object_get(obj, key);
@@ -117,7 +110,7 @@ get_int(const json_t *obj, const char *where, const char *key, long min,
 	}
 	if (!json_is_integer(v) || json_integer_value(v) < min ||
 	    json_integer_value(v) > max) {
-		return (bad(why, whylen, "%s.%s must be an integer from %ld to "
+		return (cxi_cc_bad(why, whylen, "%s.%s must be an integer from %ld to "
 		    "%ld", where, key, min, max));
 	}
 	*out = (int) json_integer_value(v);
@@ -134,7 +127,7 @@ get_num(const json_t *obj, const char *where, const char *key, double min,
 	}
 	double d = json_number_value(v);
 	if (!json_is_number(v) || !(d > min) || d > max) {
-		return (bad(why, whylen, "%s.%s must be a number above %g and "
+		return (cxi_cc_bad(why, whylen, "%s.%s must be a number above %g and "
 		    "at most %g", where, key, min, max));
 	}
 	*out = d;
@@ -150,7 +143,7 @@ get_bool(const json_t *obj, const char *key, bool *out, char *why,
 		return (CX_OK);
 	}
 	if (!json_is_boolean(v)) {
-		return (bad(why, whylen, "config.%s must be true or false",
+		return (cxi_cc_bad(why, whylen, "config.%s must be true or false",
 		    key));
 	}
 	*out = json_is_true(v);
@@ -167,14 +160,14 @@ parse_from(const json_t *cfg, cxi_campaign_conf *o, char *why,
 	}
 	if (!json_is_array(a) || json_array_size(a) == 0 ||
 	    json_array_size(a) > CXI_FROM_MAX) {
-		return (bad(why, whylen, "config.from_numbers must be a list of "
+		return (cxi_cc_bad(why, whylen, "config.from_numbers must be a list of "
 		    "1 to %d E.164 numbers", CXI_FROM_MAX));
 	}
 	size_t i;
 	json_t *v;
 	json_array_foreach (a, i, v) {
 		if (!e164_ok(json_string_value(v))) {
-			return (bad(why, whylen, "config.from_numbers[%zu] is "
+			return (cxi_cc_bad(why, whylen, "config.from_numbers[%zu] is "
 			    "not an E.164 number (+ and up to 15 digits)", i));
 		}
 		o->from[o->n_from++] = json_string_value(v);
@@ -192,10 +185,10 @@ parse_voicemail(const json_t *cfg, cxi_campaign_conf *o, char *why,
 		return (CX_OK);
 	}
 	if (!json_is_object(vm)) {
-		return (bad(why, whylen, "config.voicemail must be an object "
+		return (cxi_cc_bad(why, whylen, "config.voicemail must be an object "
 		    "{action, message}"));
 	}
-	cx_err rv = keys_ok(vm, "config.voicemail", keys, why, whylen);
+	cx_err rv = cxi_cc_keys_ok(vm, "config.voicemail", keys, why, whylen);
 	if (rv != CX_OK) {
 		return (rv);
 	}
@@ -203,18 +196,18 @@ parse_voicemail(const json_t *cfg, cxi_campaign_conf *o, char *why,
 	const json_t *msg = json_object_get(vm, "message");
 	if (act == NULL || (strcmp(act, "hangup") != 0 &&
 	                       strcmp(act, "message") != 0)) {
-		return (bad(why, whylen, "config.voicemail.action must be "
+		return (cxi_cc_bad(why, whylen, "config.voicemail.action must be "
 		    "\"hangup\" or \"message\""));
 	}
 	if (msg != NULL && (!json_is_string(msg) ||
-	                       !printable(json_string_value(msg),
+	                       !cxi_cc_printable(json_string_value(msg),
 	                           TEMPLATE_MAX))) {
-		return (bad(why, whylen, "config.voicemail.message must be text "
+		return (cxi_cc_bad(why, whylen, "config.voicemail.message must be text "
 		    "of 1 to %d characters", TEMPLATE_MAX));
 	}
 	o->vm_message = strcmp(act, "message") == 0;
 	if (o->vm_message && msg == NULL) {
-		return (bad(why, whylen, "config.voicemail.message is required "
+		return (cxi_cc_bad(why, whylen, "config.voicemail.message is required "
 		    "when the action is \"message\""));
 	}
 	o->vm_template = json_string_value(msg);
@@ -234,10 +227,10 @@ parse_retry(const json_t *cfg, cxi_campaign_conf *o, char *why,
 		return (CX_OK);
 	}
 	if (!json_is_object(r)) {
-		return (bad(why, whylen, "config.retry must be an object keyed "
+		return (cxi_cc_bad(why, whylen, "config.retry must be an object keyed "
 		    "by outcome (no_answer, busy, voicemail, failed)"));
 	}
-	cx_err rv = keys_ok(r, "config.retry", kinds, why, whylen);
+	cx_err rv = cxi_cc_keys_ok(r, "config.retry", kinds, why, whylen);
 	for (int k = 0; rv == CX_OK && k < CXI_RETRY_KINDS; k++) {
 		const json_t *rule = json_object_get(r, kinds[k]);
 		char where[64];
@@ -246,213 +239,18 @@ parse_retry(const json_t *cfg, cxi_campaign_conf *o, char *why,
 			continue;
 		}
 		if (!json_is_object(rule)) {
-			return (bad(why, whylen, "%s must be an object "
+			return (cxi_cc_bad(why, whylen, "%s must be an object "
 			    "{after_minutes, max_attempts}", where));
 		}
-		if ((rv = keys_ok(rule, where, rkeys, why, whylen)) != CX_OK ||
-		    (rv = get_int(rule, where, "after_minutes", 0, 10080,
+		if ((rv = cxi_cc_keys_ok(rule, where, rkeys, why, whylen)) != CX_OK ||
+		    (rv = cxi_cc_get_int(rule, where, "after_minutes", 0, 10080,
 		         &o->retry[k].after_minutes, why, whylen)) != CX_OK ||
-		    (rv = get_int(rule, where, "max_attempts", 1, 20,
+		    (rv = cxi_cc_get_int(rule, where, "max_attempts", 1, 20,
 		         &o->retry[k].max_attempts, why, whylen)) != CX_OK) {
 			return (rv);
 		}
 	}
 	return (rv);
-}
-
-static bool
-field_name_ok(const char *n)
-{
-	size_t len = n != NULL ? strlen(n) : 0;
-	if (len == 0 || len > 64 || !(islower((unsigned char) n[0]) ||
-	                                 n[0] == '_')) {
-		return (false);
-	}
-	for (size_t i = 0; i < len; i++) {
-		if (!islower((unsigned char) n[i]) &&
-		    !isdigit((unsigned char) n[i]) && n[i] != '_') {
-			return (false);
-		}
-	}
-	return (true);
-}
-
-static cx_err
-parse_field(const json_t *f, size_t i, char *why, size_t whylen)
-{
-	static const char *const fkeys[] = {"name", "type", "description",
-	    "choices", NULL};
-	static const char *const types[] = {"string", "number", "boolean",
-	    "enum", NULL};
-	char where[64];
-	snprintf(where, sizeof(where), "config.analysis.fields[%zu]", i);
-	if (!json_is_object(f)) {
-		return (bad(why, whylen, "%s must be an object {name, type, "
-		    "description, choices}", where));
-	}
-	cx_err rv = keys_ok(f, where, fkeys, why, whylen);
-	if (rv != CX_OK) {
-		return (rv);
-	}
-	if (!field_name_ok(json_string_value(json_object_get(f, "name")))) {
-		return (bad(why, whylen, "%s.name must be 1 to 64 lower-case "
-		    "letters, digits or '_', starting with a letter or '_'",
-		    where));
-	}
-	const char *t = json_string_value(json_object_get(f, "type"));
-	size_t k;
-	for (k = 0; t != NULL && types[k] != NULL && strcmp(types[k], t);
-	     k++) {
-	}
-	if (t == NULL || types[k] == NULL) {
-		return (bad(why, whylen, "%s.type must be string, number, "
-		    "boolean or enum", where));
-	}
-	const json_t *d = json_object_get(f, "description");
-	if (d != NULL && (!json_is_string(d) ||
-	                     !printable(json_string_value(d), DESC_MAX))) {
-		return (bad(why, whylen, "%s.description must be text of 1 to "
-		    "%d characters", where, DESC_MAX));
-	}
-	const json_t *ch = json_object_get(f, "choices");
-	bool is_enum = strcmp(t, "enum") == 0;
-	if (ch != NULL && !is_enum) {
-		return (bad(why, whylen, "%s.choices is only for type enum",
-		    where));
-	}
-	if (is_enum) {
-		if (!json_is_array(ch) || json_array_size(ch) == 0 ||
-		    json_array_size(ch) > CHOICES_MAX) {
-			return (bad(why, whylen, "%s.choices must list 1 to %d "
-			    "strings for type enum", where, CHOICES_MAX));
-		}
-		size_t j;
-		json_t *c;
-		json_array_foreach (ch, j, c) {
-			if (!json_is_string(c) ||
-			    !printable(json_string_value(c), NAME_MAX_LEN)) {
-				return (bad(why, whylen, "%s.choices[%zu] must "
-				    "be text of 1 to %d characters", where, j,
-				    NAME_MAX_LEN));
-			}
-		}
-	}
-	return (CX_OK);
-}
-
-static cx_err
-parse_analysis(const json_t *cfg, cxi_campaign_conf *o, char *why,
-    size_t whylen)
-{
-	static const char *const keys[] = {"summary", "fields", NULL};
-	const json_t *a = json_object_get(cfg, "analysis");
-	if (a == NULL) {
-		o->analysis = json_pack("{s:b, s:[]}", "summary", 1, "fields");
-		return (o->analysis != NULL ? CX_OK : CX_ENOMEM);
-	}
-	if (!json_is_object(a)) {
-		return (bad(why, whylen, "config.analysis must be an object "
-		    "{summary, fields}"));
-	}
-	cx_err rv = keys_ok(a, "config.analysis", keys, why, whylen);
-	if (rv != CX_OK) {
-		return (rv);
-	}
-	const json_t *s = json_object_get(a, "summary");
-	if (s != NULL && !json_is_boolean(s)) {
-		return (bad(why, whylen, "config.analysis.summary must be true "
-		    "or false"));
-	}
-	const json_t *fs = json_object_get(a, "fields");
-	if (fs != NULL && (!json_is_array(fs) ||
-	                      json_array_size(fs) > CXI_ANALYSIS_FIELDS_MAX)) {
-		return (bad(why, whylen, "config.analysis.fields must be a list "
-		    "of at most %d fields", CXI_ANALYSIS_FIELDS_MAX));
-	}
-	size_t i;
-	json_t *f;
-	json_array_foreach (fs, i, f) {
-		if ((rv = parse_field(f, i, why, whylen)) != CX_OK) {
-			return (rv);
-		}
-		for (size_t j = 0; j < i; j++) {
-			if (strcmp(json_string_value(json_object_get(f, "name")),
-			        json_string_value(json_object_get(
-			            json_array_get(fs, j), "name"))) == 0) {
-				return (bad(why, whylen, "config.analysis."
-				    "fields[%zu].name repeats fields[%zu]", i,
-				    j));
-			}
-		}
-	}
-	json_t *fields = fs != NULL ? json_deep_copy(fs) : json_array();
-	o->analysis = json_pack("{s:b, s:o}", "summary", s == NULL ||
-	    json_is_true(s), "fields", fields);
-	return (o->analysis != NULL ? CX_OK : CX_ENOMEM);
-}
-
-static cx_err
-parse_windows(const json_t *cfg, cxi_campaign_conf *o, char *why,
-    size_t whylen)
-{
-	static const char *const wkeys[] = {"start_minute", "end_minute", NULL};
-	const json_t *ws = json_object_get(cfg, "windows");
-	const json_t *wd = json_object_get(cfg, "weekdays");
-	size_t i;
-	json_t *v;
-	if (ws != NULL && (!json_is_array(ws) ||
-	                      json_array_size(ws) > CXI_WINDOWS_MAX)) {
-		return (bad(why, whylen, "config.windows must be a list of at "
-		    "most %d {start_minute, end_minute}", CXI_WINDOWS_MAX));
-	}
-	json_array_foreach (ws, i, v) {
-		char where[48];
-		snprintf(where, sizeof(where), "config.windows[%zu]", i);
-		int s = -1, e = -1;
-		cx_err rv;
-		if (!json_is_object(v)) {
-			return (bad(why, whylen, "%s must be an object "
-			    "{start_minute, end_minute}", where));
-		}
-		if ((rv = keys_ok(v, where, wkeys, why, whylen)) != CX_OK ||
-		    (rv = get_int(v, where, "start_minute", 0,
-		         CXI_DAY_MINUTES - 1, &s, why, whylen)) != CX_OK ||
-		    (rv = get_int(v, where, "end_minute", 1, CXI_DAY_MINUTES,
-		         &e, why, whylen)) != CX_OK) {
-			return (rv);
-		}
-		if (s < 0 || e < 0 || e <= s) {
-			return (bad(why, whylen, "%s needs start_minute and a "
-			    "larger end_minute (minutes since local midnight, "
-			    "end exclusive)", where));
-		}
-		o->windows.w[o->windows.n].start_minute = s;
-		o->windows.w[o->windows.n].end_minute = e;
-		o->windows.n++;
-	}
-	if (wd != NULL && (!json_is_array(wd) || json_array_size(wd) == 0 ||
-	                      json_array_size(wd) > 7)) {
-		return (bad(why, whylen, "config.weekdays must list 1 to 7 days "
-		    "(\"mon\" .. \"sun\")"));
-	}
-	json_array_foreach (wd, i, v) {
-		int bit = cxi_weekday_bit(json_string_value(v));
-		if (bit < 0) {
-			return (bad(why, whylen, "config.weekdays[%zu] is not a "
-			    "day (\"mon\" .. \"sun\")", i));
-		}
-		o->windows.weekdays |= 1u << bit;
-	}
-	const json_t *tz = json_object_get(cfg, "timezone_fallback");
-	if (tz != NULL) {
-		if (!cxi_tz_valid(json_string_value(tz))) {
-			return (bad(why, whylen, "config.timezone_fallback is not "
-			    "a time zone of the tz database (e.g. "
-			    "America/New_York)"));
-		}
-		o->tz_fallback = json_string_value(tz);
-	}
-	return (CX_OK);
 }
 
 static cx_err
@@ -466,18 +264,18 @@ parse_breaker(const json_t *cfg, cxi_campaign_conf *o, char *why,
 		return (CX_OK);
 	}
 	if (!json_is_object(b)) {
-		return (bad(why, whylen, "config.breaker must be an object "
+		return (cxi_cc_bad(why, whylen, "config.breaker must be an object "
 		    "{min_calls, failure_ratio, window_seconds}"));
 	}
 	cx_err rv;
-	if ((rv = keys_ok(b, "config.breaker", keys, why, whylen)) != CX_OK ||
-	    (rv = get_int(b, "config.breaker", "min_calls", 1, 100000,
+	if ((rv = cxi_cc_keys_ok(b, "config.breaker", keys, why, whylen)) != CX_OK ||
+	    (rv = cxi_cc_get_int(b, "config.breaker", "min_calls", 1, 100000,
 	         &o->breaker_min_calls, why, whylen)) != CX_OK ||
 	    (rv = get_num(b, "config.breaker", "failure_ratio", 0.0, 1.0,
 	         &o->breaker_ratio, why, whylen)) != CX_OK) {
 		return (rv);
 	}
-	return (get_int(b, "config.breaker", "window_seconds", 1, 86400,
+	return (cxi_cc_get_int(b, "config.breaker", "window_seconds", 1, 86400,
 	    &o->breaker_window_s, why, whylen));
 }
 
@@ -495,7 +293,7 @@ parse_strings(const json_t *cfg, cxi_campaign_conf *o, char *why,
 			ok = isalnum((unsigned char) *p) || strchr("_.-", *p);
 		}
 		if (!ok) {
-			return (bad(why, whylen, "config.telephony must name a "
+			return (cxi_cc_bad(why, whylen, "config.telephony must name a "
 			    "telephony plugin instance ([A-Za-z0-9_.-], up to "
 			    "64)"));
 		}
@@ -503,17 +301,17 @@ parse_strings(const json_t *cfg, cxi_campaign_conf *o, char *why,
 	}
 	if (a != NULL) {
 		if (!json_is_string(a) || !agent_ok(json_string_value(a))) {
-			return (bad(why, whylen, "config.agent must be a Retell "
+			return (cxi_cc_bad(why, whylen, "config.agent must be a Retell "
 			    "agent id or an http(s) TwiML/agent URL"));
 		}
 		o->agent = json_string_value(a);
 	}
 	if (c != NULL) {
 		if (!json_is_string(c) ||
-		    !printable(json_string_value(c), NAME_MAX_LEN)) {
-			return (bad(why, whylen, "config.credential must be the "
+		    !cxi_cc_printable(json_string_value(c), CXI_CC_NAME_MAX)) {
+			return (cxi_cc_bad(why, whylen, "config.credential must be the "
 			    "name of a vault entry (1 to %d characters)",
-			    NAME_MAX_LEN));
+			    CXI_CC_NAME_MAX));
 		}
 		o->credential = json_string_value(c);
 	}
@@ -524,13 +322,13 @@ static cx_err
 check_complete(const cxi_campaign_conf *o, char *why, size_t whylen)
 {
 	if (o->telephony == NULL) {
-		return (bad(why, whylen, "config.telephony is required"));
+		return (cxi_cc_bad(why, whylen, "config.telephony is required"));
 	}
 	if (o->agent == NULL) {
-		return (bad(why, whylen, "config.agent is required"));
+		return (cxi_cc_bad(why, whylen, "config.agent is required"));
 	}
 	if (o->n_from == 0) {
-		return (bad(why, whylen, "config.from_numbers is required"));
+		return (cxi_cc_bad(why, whylen, "config.from_numbers is required"));
 	}
 	return (CX_OK);
 }
@@ -558,7 +356,7 @@ cxi_campaign_conf_parse(const json_t *cfg, bool complete,
 	o->breaker_ratio = 0.5;
 	o->breaker_window_s = 120;
 	if (cfg != NULL && !json_is_object(cfg)) {
-		return (bad(why, whylen, "config must be an object"));
+		return (cxi_cc_bad(why, whylen, "config must be an object"));
 	}
 	json_t *empty = cfg == NULL ? json_object() : NULL;
 	o->src = cfg != NULL ? json_incref((json_t *) cfg) : empty;
@@ -567,20 +365,20 @@ cxi_campaign_conf_parse(const json_t *cfg, bool complete,
 	}
 	cx_err rv;
 	const json_t *c = o->src;
-	if ((rv = keys_ok(c, "config", keys, why, whylen)) != CX_OK ||
+	if ((rv = cxi_cc_keys_ok(c, "config", keys, why, whylen)) != CX_OK ||
 	    (rv = parse_strings(c, o, why, whylen)) != CX_OK ||
 	    (rv = parse_from(c, o, why, whylen)) != CX_OK ||
 	    (rv = get_bool(c, "record", &o->record, why, whylen)) != CX_OK ||
 	    (rv = get_bool(c, "recording_disclosure", &o->disclosure, why,
 	         whylen)) != CX_OK ||
 	    (rv = parse_voicemail(c, o, why, whylen)) != CX_OK ||
-	    (rv = get_int(c, "config", "max_concurrency", 1, 10000,
+	    (rv = cxi_cc_get_int(c, "config", "max_concurrency", 1, 10000,
 	         &o->max_concurrency, why, whylen)) != CX_OK ||
 	    (rv = get_num(c, "config", "calls_per_second", 0.0, 1000.0,
 	         &o->cps, why, whylen)) != CX_OK ||
 	    (rv = parse_retry(c, o, why, whylen)) != CX_OK ||
-	    (rv = parse_analysis(c, o, why, whylen)) != CX_OK ||
-	    (rv = parse_windows(c, o, why, whylen)) != CX_OK ||
+	    (rv = cxi_cc_parse_analysis(c, o, why, whylen)) != CX_OK ||
+	    (rv = cxi_cc_parse_windows(c, o, why, whylen)) != CX_OK ||
 	    (rv = parse_breaker(c, o, why, whylen)) != CX_OK ||
 	    (complete && (rv = check_complete(o, why, whylen)) != CX_OK)) {
 		cxi_campaign_conf_free(o);
@@ -610,72 +408,5 @@ cxi_campaign_retry(const cxi_campaign_conf *o, const char *outcome)
 			return (&o->retry[k]);
 		}
 	}
-	return (NULL);
-}
-
-/* Appends n bytes to a growing buffer. */
-static int
-grow(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
-{
-	if (*len + n + 1 > *cap) {
-		size_t nc = (*cap + n + 1) * 2;
-		char *b = realloc(*buf, nc);
-		if (b == NULL) {
-			return (-1);
-		}
-		*buf = b;
-		*cap = nc;
-	}
-	memcpy(*buf + *len, s, n);
-	*len += n;
-	(*buf)[*len] = '\0';
-	return (0);
-}
-
-char *
-cxi_template_render(const char *tpl, const json_t *vars)
-{
-	size_t len = 0, cap = 0;
-	char *out = NULL;
-	if (grow(&out, &len, &cap, "", 0) != 0) {
-		return (NULL);
-	}
-	const char *p = tpl != NULL ? tpl : "";
-	while (*p != '\0') {
-		const char *open = strstr(p, "{{");
-		const char *close = open != NULL ? strstr(open + 2, "}}") : NULL;
-		if (open == NULL || close == NULL) {
-			if (grow(&out, &len, &cap, p, strlen(p)) != 0) {
-				goto oom;
-			}
-			break;
-		}
-		if (grow(&out, &len, &cap, p, (size_t) (open - p)) != 0) {
-			goto oom;
-		}
-		const char *k = open + 2, *ke = close;
-		while (k < ke && isspace((unsigned char) *k)) {
-			k++;
-		}
-		while (ke > k && isspace((unsigned char) ke[-1])) {
-			ke--;
-		}
-		char key[128];
-		size_t kl = (size_t) (ke - k);
-		if (kl < sizeof(key)) {
-			memcpy(key, k, kl);
-			key[kl] = '\0';
-			const char *v = json_string_value(json_object_get(vars,
-			    key));
-			if (v != NULL && grow(&out, &len, &cap, v,
-			                     strlen(v)) != 0) {
-				goto oom;
-			}
-		}
-		p = close + 2;
-	}
-	return (out);
-oom:
-	free(out);
 	return (NULL);
 }
