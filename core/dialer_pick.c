@@ -329,7 +329,8 @@ dl_dispatch_new(cxi_dialer *d, int64_t now)
 	    json_array_size(camps) == 0 ||
 	    dl_query(d, "SELECT campaign_id, COUNT(*) AS n FROM calls WHERE "
 	                "campaign_id IS NOT NULL AND settled_at IS NULL AND "
-	                "status IN " DL_ANY_SQL " GROUP BY campaign_id", NULL, 0, &live_c) != CX_OK ||
+	                "status IN " DL_ANY_SQL " GROUP BY campaign_id", NULL,
+	        0, &live_c) != CX_OK ||
 	    dl_query(d, "SELECT account_id, COUNT(*) AS n FROM calls WHERE "
 	                "settled_at IS NULL AND status IN " DL_ANY_SQL
 	                " GROUP BY account_id", NULL, 0,

@@ -309,7 +309,8 @@ dl_complete_sweep(cxi_dialer *d, int64_t now)
 	                "leads l WHERE l.campaign_id = k.id AND l.status IN "
 	                "('new', 'retry', 'calling')) AND NOT EXISTS (SELECT 1 "
 	                "FROM calls c WHERE c.status IN " DL_ANY_SQL " AND "
-	                "c.campaign_id = k.id AND c.settled_at IS NULL)", NULL, 0, &rows) != CX_OK) {
+	                "c.campaign_id = k.id AND c.settled_at IS NULL)", NULL,
+	        0, &rows) != CX_OK) {
 		return;
 	}
 	size_t i;
