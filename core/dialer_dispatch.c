@@ -345,6 +345,25 @@ dl_worker(void *arg)
 
 /* ---- the tick thread: 'dispatching' rows waiting for another try ---- */
 
+/* Read again after the in-flight check: the list above may predate a
+ * worker's answer that landed (and left the in-flight set) since. A
+ * worker writes the row before it leaves the set, so this read sees it. */
+static bool
+still_dispatching(cxi_dialer *d, const char *id)
+{
+	json_t *rows = NULL;
+	cx_db_value p[] = {CX_DB_V_TEXT(id)};
+	if (dl_query(d, "SELECT status FROM calls WHERE id = $1", p, 1,
+	        &rows) != CX_OK) {
+		return (false);
+	}
+	const char *st = json_string_value(json_object_get(json_array_get(rows,
+	    0), "status"));
+	bool yes = st != NULL && strcmp(st, DL_DISPATCHING) == 0;
+	json_decref(rows);
+	return (yes);
+}
+
 void
 dl_redispatch(cxi_dialer *d, int64_t now)
 {
@@ -363,7 +382,7 @@ dl_redispatch(cxi_dialer *d, int64_t now)
 		const char *cs = json_string_value(json_object_get(r,
 		    "campaign_status"));
 		if (id == NULL || cs == NULL || dl_inflight(d, id) ||
-		    dl_track_at(d, id, NULL) > now) {
+		    dl_track_at(d, id, NULL) > now || !still_dispatching(d, id)) {
 			continue;
 		}
 		if (strcmp(cs, "running") == 0) {
