@@ -122,7 +122,7 @@ rig_up(rig *r, const char *dialer)
 	rig_seq++;
 	const char *tmp = getenv("TMPDIR");
 	snprintf(r->dir, sizeof(r->dir), "%s/cxdialer.XXXXXX", tmp ? tmp :
-	                                                      "/tmp");
+	    P_tmpdir);
 	assert_non_null(mkdtemp(r->dir));
 	snprintf(r->ns, sizeof(r->ns), "dl%d-%u", (int) getpid(), rig_seq);
 	randombytes_buf(vk, sizeof(vk));
