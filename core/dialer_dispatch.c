@@ -299,6 +299,40 @@ record(cxi_dialer *d, const dl_job *j, cx_err rv, const json_t *reply)
 	    (long long) wait);
 }
 
+/* Whether the job's row still waits for this place, in a running
+ * campaign: a campaign paused or cancelled while the job sat in the
+ * queue is not dialled (a paused one's row waits for resume, a
+ * cancelled one's is cancelled). Storage away: send; the row decides
+ * what happens next either way. */
+static bool
+still_wanted(cxi_dialer *d, const dl_job *j)
+{
+	json_t *rows = NULL;
+	cx_db_value p[] = {CX_DB_V_TEXT(j->call_id)};
+	if (dl_query(d, "SELECT c.status, k.status AS campaign_status FROM "
+	                "calls c LEFT JOIN campaigns k ON k.id = c.campaign_id "
+	                "WHERE c.id = $1", p, 1, &rows) != CX_OK) {
+		return (true);
+	}
+	json_t *r = json_array_get(rows, 0);
+	const char *st = json_string_value(json_object_get(r, "status"));
+	const char *cs = json_string_value(json_object_get(r,
+	    "campaign_status"));
+	bool go = st != NULL && strcmp(st, DL_DISPATCHING) == 0 &&
+	    (cs == NULL || strcmp(cs, "running") == 0);
+	if (st != NULL && strcmp(st, DL_DISPATCHING) == 0 && cs != NULL &&
+	    strcmp(cs, "cancelled") == 0) {
+		cx_db_value q[] = {CX_DB_V_TEXT(j->call_id),
+		    CX_DB_V_INT(dl_now())};
+		dl_exec(d, "UPDATE calls SET status = 'canceled', outcome = "
+		           "'canceled', ended_at = $2, error = 'campaign "
+		           "cancelled before the call was placed' WHERE id = $1 "
+		           "AND status = 'dispatching'", q, 2, NULL);
+	}
+	json_decref(rows);
+	return (go);
+}
+
 void *
 dl_worker(void *arg)
 {
@@ -320,7 +354,9 @@ dl_worker(void *arg)
 		d->busy++;
 		bool go = pace_wait(d, j);
 		pthread_mutex_unlock(&d->mu);
-		if (go) {
+		/* Checked after the wait for a send slot, right before
+		 * sending: the campaign may have changed meanwhile. */
+		if (go && still_wanted(d, j)) {
 			json_t *reply = NULL;
 			json_t *req = j->req;
 			j->req = NULL;

@@ -39,6 +39,7 @@ void test_retry_policy(void **state);
 void test_breaker(void **state);
 void test_policy_deny(void **state);
 void test_cancel(void **state);
+void test_cancel_queued(void **state);
 void test_windows(void **state);
 void test_request_content(void **state);
 void test_api(void **state);

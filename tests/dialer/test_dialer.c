@@ -397,6 +397,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test_teardown(test_breaker, rig_teardown),
 	    cmocka_unit_test_teardown(test_policy_deny, rig_teardown),
 	    cmocka_unit_test_teardown(test_cancel, rig_teardown),
+	    cmocka_unit_test_teardown(test_cancel_queued, rig_teardown),
 	    cmocka_unit_test_teardown(test_windows, rig_teardown),
 	    cmocka_unit_test_teardown(test_request_content, rig_teardown),
 	    cmocka_unit_test_teardown(test_api, rig_teardown),

@@ -263,6 +263,38 @@ test_cancel(void **state)
 	rig_down(&r);
 }
 
+/* A place still queued when the campaign is cancelled is not sent. */
+void
+test_cancel_queued(void **state)
+{
+	(void) state;
+	static rig r;
+	char a[64], path[128];
+	int st = 0;
+	rig_up(&r, DIALER_FAST);
+	/* One call every 3 s: the second waits in the queue. */
+	rig_campaign(&r, CONF(",\"max_concurrency\":3,"
+	                      "\"calls_per_second\":0.33"), 3, 2000, a,
+	    sizeof(a));
+	wait_count(&r, "SELECT COUNT(*) FROM calls WHERE campaign_id = $1 AND "
+	               "status = 'queued'", a, 1, 8000);
+	wait_count(&r, "SELECT COUNT(*) FROM calls WHERE campaign_id = $1 AND "
+	               "status = 'dispatching'", a, 2, 8000);
+	snprintf(path, sizeof(path), "/v1/campaigns/%s/cancel", a);
+	json_decref(rig_api(&r, "POST", path, NULL, &st));
+	assert_int_equal(st, 200);
+	wait_count(&r, "SELECT COUNT(*) FROM calls WHERE campaign_id = $1 AND "
+	               "status = 'canceled' AND error LIKE 'campaign cancelled%'",
+	    a, 2, 8000);
+	rig_sleep(3500);
+	json_t *ev = rig_fake_events(&r, "place");
+	assert_int_equal(json_array_size(ev), 1);
+	json_decref(ev);
+	wait_count(&r, "SELECT COUNT(*) FROM leads WHERE campaign_id = $1 AND "
+	               "status = 'cancelled'", a, 2, 5000);
+	rig_down(&r);
+}
+
 /* ---- calling windows in each lead's zone ---- */
 
 void
