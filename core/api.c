@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "api_int.h"
+#include "leads.h"
 #include "log.h"
 #include "repo.h"
 
@@ -309,12 +310,24 @@ cxi_api_start(cxi_api **out, cxi_http *http, cxi_manager *mgr,
 	    (rv = cxi_api_totp_routes(a)) != CX_OK ||
 	    (rv = cxi_api_staff_routes(a)) != CX_OK ||
 	    (rv = cxi_api_keys_routes(a)) != CX_OK ||
+	    (rv = cxi_api_calls_routes(a)) != CX_OK ||
+	    (rv = cxi_api_webhooks_routes(a)) != CX_OK ||
+	    (rv = cxi_api_webhook_deliveries_routes(a)) != CX_OK ||
 	    (rv = cxi_api_campaigns_routes(a)) != CX_OK) {
 		snprintf(why, whylen, "api: cannot register the /v1 routes: "
 		    "%s", cx_strerror(rv));
 		goto fail;
 	}
 	if ((rv = cxi_api_vault_start(a, cfg, why, whylen)) != CX_OK) {
+		goto fail;
+	}
+	if ((rv = cxi_leads_start(&a->leads, mgr, cfg, why, whylen)) != CX_OK) {
+		goto fail;
+	}
+	if ((rv = cxi_api_leads_routes(a)) != CX_OK ||
+	    (rv = cxi_api_leads_import_routes(a)) != CX_OK) {
+		snprintf(why, whylen, "api: cannot register the leads routes: "
+		    "%s", cx_strerror(rv));
 		goto fail;
 	}
 	cxi_info("api", "/v1 accounts API up (cookie %s, origins: %s%s)",
@@ -334,6 +347,7 @@ cxi_api_stop(cxi_api *a)
 	}
 	/* Routes first: it waits for running handlers, which use the rest. */
 	cxi_http_api_routes_drop(a->http);
+	cxi_leads_stop(a->leads);
 	cxi_hashpool_free(a->pool);
 	cxi_sessions_free(a->sessions);
 	cxi_common_list_free(a->common);

@@ -206,7 +206,8 @@ check_fields(cxi_actx *c, const cxi_afield *fields)
 		}
 		bool ok = f->type == CXI_AF_BOOL ? json_is_boolean(v) :
 		    f->type == CXI_AF_OBJECT ? json_is_object(v) :
-		    f->type == CXI_AF_ARRAY ? json_is_array(v) :
+		    f->type == CXI_AF_ARRAY ? json_is_array(v) &&
+		        (f->max == 0 || json_array_size(v) <= f->max) :
 		    json_is_string(v) ||
 		        (f->type == CXI_AF_STR_NULL && json_is_null(v));
 		if (!ok) {

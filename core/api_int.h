@@ -41,6 +41,8 @@ struct cxi_api {
 	/* The calling runtime (calling.h), set once it has started; NULL
 	 * before, and the calling endpoints answer 503 then. */
 	struct cxi_calling *_Atomic calling;
+	/* Leads: zone table, import settings and worker (leads.h). */
+	struct cxi_leads *leads;
 };
 
 #define CXI_AF_END {NULL, CXI_AF_STR, false, 0}
@@ -66,14 +68,14 @@ typedef enum cxi_aftype {
 	CXI_AF_STR_NULL, /* a string or null */
 	CXI_AF_BOOL,
 	CXI_AF_OBJECT,   /* a JSON object (the handler checks inside) */
-	CXI_AF_ARRAY,    /* a JSON array (likewise) */
+	CXI_AF_ARRAY,    /* a JSON array of at most `max` items (0: any) */
 } cxi_aftype;
 
 typedef struct cxi_afield {
 	const char *name;
 	cxi_aftype type;
 	bool required;
-	size_t max;      /* strings: most bytes */
+	size_t max;      /* strings: most bytes; arrays: most items */
 } cxi_afield;
 
 typedef struct cxi_actx {
@@ -138,6 +140,17 @@ bool cxi_api_policy(cxi_actx *c, const char *type, const char *account_id,
 /* The account as the API shows it (never the password hash). */
 json_t *cxi_api_account_view(const json_t *row);
 
+/* Routes of api_webhooks.c and api_webhook_deliveries.c; the calling
+ * runtime, or NULL with 503 set (webhooks need its sender). */
+cx_err cxi_api_webhooks_routes(cxi_api *a);
+cx_err cxi_api_webhook_deliveries_routes(cxi_api *a);
+struct cxi_calling *cxi_api_hooks_runtime(cxi_actx *c);
+/* A delivery as the API shows it; with_payload adds the stored payload
+ * (parsed) for the single-delivery view. */
+json_t *cxi_api_delivery_view(const json_t *row, bool with_payload);
+/* GET /v1/webhooks/{id}/deliveries, after auth. */
+void cxi_api_endpoint_deliveries(cxi_actx *c, const char *endpoint_id);
+
 /* Body field `key` (NULL when absent or not a string) and its length. */
 const char *cxi_api_str(cxi_actx *c, const char *key);
 size_t cxi_api_len(cxi_actx *c, const char *key);
@@ -161,6 +174,18 @@ json_t *cxi_api_session_account(cxi_actx *c);
  * on (with *extra, may be NULL, merged into the answer), false with the
  * error set (api_totp.c). */
 bool cxi_api_mfa_login(cxi_actx *c, const json_t *row, json_t **extra);
+
+/* The first value of `key` in a query string, percent- and '+'-decoded
+ * into out (valid UTF-8, no NUL). 1 found, 0 absent, -1 malformed or
+ * too long. */
+int cxi_api_qparam(const char *q, const char *key, char *out, size_t outsz);
+
+/* api_calls.c: its routes, and the answers staff access reuses once it
+ * has written its audit row (account: the call's owner). */
+cx_err cxi_api_calls_routes(cxi_api *a);
+void cxi_api_call_show(cxi_actx *c, const char *account, const char *id);
+void cxi_api_call_recording(cxi_actx *c, const char *account,
+    const char *id);
 
 /* Routes of api_accounts.c, api_me.c, api_totp.c and api_staff.c. */
 cx_err cxi_api_accounts_routes(cxi_api *a);
@@ -187,6 +212,15 @@ void cxi_api_list_reply(cxi_actx *c, const cxi_entity *ent,
     json_t *(*view)(const json_t *));
 /* A new object with row's `shown` (NULL-ended) members, null if absent. */
 json_t *cxi_api_pick(const json_t *row, const char *const *shown);
+/* api_leads.c, api_leads_import.c: the /v1/leads routes. */
+cx_err cxi_api_leads_routes(cxi_api *a);
+cx_err cxi_api_leads_import_routes(cxi_api *a);
+/* The lead as the API shows it (everything but account_id). */
+json_t *cxi_api_lead_view(const json_t *row);
+/* The first value of `key` in the query string, decoded into out: 1
+ * found, 0 absent, -1 (400 set) malformed or too long. */
+int cxi_api_leads_qparam(cxi_actx *c, const char *key, char *out,
+    size_t outsz);
 /* api_vault.c: loads the vault keys and registers its routes; frees. */
 cx_err cxi_api_vault_start(cxi_api *a, const cxi_config *cfg, char *why,
     size_t whylen);

@@ -2,6 +2,8 @@
  * api_staff.c - staff access to a customer's data, always with a reason
  * that the customer can read (security.md Z-3):
  *   GET /v1/staff/accounts/{id}/calls?reason=...  (staff only)
+ *   GET /v1/staff/accounts/{id}/calls/{call_id}?reason=...
+ *   GET /v1/staff/accounts/{id}/calls/{call_id}/recording?reason=...
  *   GET /v1/me/access-log                          (the customer's view)
  *
  * The audit row is written before any data is read: an access that
@@ -12,6 +14,7 @@
 #include <string.h>
 
 #include "api_int.h"
+#include "callevents.h"
 #include "log.h"
 
 #define REASON_MIN_CHARS 10
@@ -34,10 +37,8 @@ hexval(char h)
 	return (-1);
 }
 
-/* The first value of `key` in a query string, percent- and '+'-decoded
- * into out. 1 found, 0 absent, -1 malformed or too long. */
-static int
-qparam(const char *q, const char *key, char *out, size_t outsz)
+int
+cxi_api_qparam(const char *q, const char *key, char *out, size_t outsz)
 {
 	size_t klen = strlen(key);
 	while (q != NULL && *q != '\0') {
@@ -76,8 +77,8 @@ static bool
 paging(cxi_actx *c, char *cursor, size_t cursz, bool *has_cursor, int *limit)
 {
 	char lim[16];
-	int r1 = qparam(c->req->query, "cursor", cursor, cursz);
-	int r2 = qparam(c->req->query, "limit", lim, sizeof(lim));
+	int r1 = cxi_api_qparam(c->req->query, "cursor", cursor, cursz);
+	int r2 = cxi_api_qparam(c->req->query, "limit", lim, sizeof(lim));
 	char *end = NULL;
 	long v = r2 == 1 ? strtol(lim, &end, 10) : 50;
 	if (r1 < 0 || r2 < 0 || (r2 == 1 && (*end != '\0' || v < 1 ||
@@ -125,8 +126,8 @@ staff_calls(cxi_actx *c)
 {
 	static const char pre[] = "/v1/staff/accounts/";
 	char reason[QVAL_MAX], cursor[QVAL_MAX], why[256] = "";
-	char target[64];
-	bool has_cursor;
+	char target[64], call[72] = "";
+	bool has_cursor, recording = false;
 	int limit;
 	cxi_db db;
 
@@ -151,14 +152,27 @@ staff_calls(cxi_actx *c)
 	    sizeof(pre) - 1) == 0 ? sizeof(pre) - 1 : 0);
 	const char *slash = strchr(p, '/');
 	size_t idlen = slash != NULL ? (size_t) (slash - p) : 0;
+	/* Below it: /calls/<call_id> and /calls/<call_id>/recording. */
+	const char *sub = slash != NULL && strncmp(slash, "/calls/", 7) == 0 ?
+	    slash + 7 : NULL;
+	const char *cend = sub != NULL ? strchr(sub, '/') : NULL;
+	size_t clen = sub == NULL ? 0 : cend != NULL ? (size_t) (cend - sub) :
+	                                               strlen(sub);
+	recording = cend != NULL && strcmp(cend, "/recording") == 0;
 	if (p == c->req->path || idlen == 0 || idlen >= sizeof(target) ||
-	    strcmp(slash, "/calls") != 0) {
+	    (strcmp(slash, "/calls") != 0 &&
+	        (sub == NULL || clen == 0 || clen >= 65 ||
+	            (cend != NULL && !recording)))) {
 		cxi_api_error(c, 404, "not_found", "no such resource");
 		return;
 	}
+	if (sub != NULL) {
+		memcpy(call, sub, clen);
+		call[clen] = '\0';
+	}
 	memcpy(target, p, idlen);
 	target[idlen] = '\0';
-	int r = qparam(c->req->query, "reason", reason, sizeof(reason));
+	int r = cxi_api_qparam(c->req->query, "reason", reason, sizeof(reason));
 	if (r != 1 || utf8_chars(reason) < REASON_MIN_CHARS ||
 	    strlen(reason) > REASON_MAX_BYTES) {
 		cxi_api_error(c, 400, "reason_required", "give ?reason= with "
@@ -183,8 +197,12 @@ staff_calls(cxi_actx *c)
 	}
 	json_t *audit = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
 	    "actor_id", c->sess.account, "actor_role", "staff", "action",
-	    "read", "object_type", "calls", "subject_id", target, "reason",
+	    "read", "object_type", call[0] == '\0' ? "calls" :
+	    recording ? "recording" : "call", "subject_id", target, "reason",
 	    reason, "ip", c->ip);
+	if (audit != NULL && call[0] != '\0') {
+		json_object_set_new(audit, "object_id", json_string(call));
+	}
 	rv = audit != NULL ? cxi_audit_append(&db, audit, why, sizeof(why)) :
 	    CX_ENOMEM;
 	json_decref(audit);
@@ -196,11 +214,31 @@ staff_calls(cxi_actx *c)
 		    "logged, so it was not made");
 		return;
 	}
-	cxi_api_log(c, "staff_access", "calls", c->sess.account, target);
+	cxi_api_log(c, "staff_access", call[0] == '\0' ? "calls" :
+	    recording ? "recording" : "call", c->sess.account, target);
+	if (call[0] != '\0') {
+		cxi_manager_unhold(c->api->mgr);
+		if (recording) {
+			cxi_api_call_recording(c, target, call);
+		} else {
+			cxi_api_call_show(c, target, call);
+		}
+		return;
+	}
 	json_t *page = NULL;
 	rv = cxi_repo_list(&db, &cxi_ent_call, target, NULL,
 	    has_cursor ? cursor : NULL, limit, &page, why, sizeof(why));
 	cxi_manager_unhold(c->api->mgr);
+	/* The same view as the owner's GET /v1/calls, no storage keys. */
+	size_t i;
+	json_t *row;
+	json_array_foreach (json_object_get(page, "items"), i, row) {
+		json_t *v = cxi_call_view(row);
+		if (v == NULL || json_array_set_new(json_object_get(page,
+		                     "items"), i, v) != 0) {
+			rv = CX_ENOMEM;
+		}
+	}
 	page_reply(c, rv, page);
 }
 

@@ -1,7 +1,8 @@
 /*
  * api_vault.c - the credential vault: PUT /v1/credentials/{provider},
- * GET /v1/credentials, DELETE /v1/credentials/{id}, and key rotation for
- * `callixoctl vault rotate` (security.md section 6, F-6).
+ * GET /v1/credentials, DELETE /v1/credentials/{id}, and seal/unseal for
+ * the rest of the core (security.md section 6, F-6). Key rotation for
+ * `callixoctl vault rotate` is in api_vault_rotate.c.
  *
  * Provider secrets are stored as a Fernet token (Python `cryptography`
  * compatible) of the JSON of the secret fields; the API only ever shows
@@ -408,69 +409,6 @@ CXI_API_HANDLER(h_cred_put, cred_put)
 CXI_API_HANDLER(h_cred_list, cred_list)
 CXI_API_HANDLER(h_cred_delete, cred_delete)
 
-/* ---- rotation ---- */
-
-cx_err
-cxi_api_vault_rotate(cxi_api *a, size_t *rotated, size_t *failed,
-    char *why, size_t whylen)
-{
-	cxi_db db;
-	cxi_dbc c;
-	cx_db_rows *rows = NULL;
-	*rotated = *failed = 0;
-	if (!cxi_manager_db_hold(a->mgr, &db)) {
-		snprintf(why, whylen, "no storage plugin is running");
-		return (CX_ECLOSED);
-	}
-	cx_err rv = cxi_db_acquire(&db, 10000, &c);
-	if (rv != CX_OK) {
-		cxi_manager_unhold(a->mgr);
-		snprintf(why, whylen, "storage is busy: %s", cx_strerror(rv));
-		return (rv);
-	}
-	rv = cxi_db_exec(&c, "SELECT id, secret_enc FROM credentials ORDER BY "
-	                     "id", NULL, 0, &rows, NULL);
-	size_t n = rv == CX_OK ? cxi_db_rows_count(&c, rows) : 0;
-	for (size_t i = 0; rv == CX_OK && i < n; i++) {
-		const char *id = cxi_db_text(&c, rows, i, 0);
-		const char *tok = cxi_db_text(&c, rows, i, 1);
-		char *out = NULL, fwhy[128] = "";
-		if (id == NULL || tok == NULL ||
-		    cxi_multifernet_rotate(a->vault, a->n_vault, tok, NULL,
-		        &out, fwhy, sizeof(fwhy)) != CX_OK) {
-			/* Left as it is: a later rotate with the missing
-			 * key can still save it. fwhy never holds key
-			 * material or plaintext. */
-			cxi_warn("vault", "credential %s: no vault key opens "
-			    "it (%s); left unchanged", id != NULL ? id : "?",
-			    fwhy);
-			(*failed)++;
-			continue;
-		}
-		/* Compare-and-set: a PUT in between wins, and is already
-		 * under the first key. */
-		cx_db_value p[] = {CX_DB_V_TEXT(out), CX_DB_V_TEXT(id),
-		    CX_DB_V_TEXT(tok)};
-		int64_t ch = 0;
-		rv = cxi_db_exec(&c, "UPDATE credentials SET secret_enc = $1 "
-		                     "WHERE id = $2 AND secret_enc = $3",
-		    p, 3, NULL, &ch);
-		free(out);
-		*rotated += rv == CX_OK && ch > 0;
-	}
-	if (rv != CX_OK) {
-		rv = cxi_repo_dberr(&c, &cxi_ent_credential, rv, why, whylen);
-	}
-	cxi_db_rows_free(&c, rows);
-	cxi_db_release(&c);
-	cxi_manager_unhold(a->mgr);
-	if (rv == CX_OK) {
-		cxi_info("vault", "rotated %zu credentials to the first of %zu "
-		    "vault keys (%zu unreadable)", *rotated, a->n_vault, *failed);
-	}
-	return (rv);
-}
-
 cx_err
 cxi_api_vault_start(cxi_api *a, const cxi_config *cfg, char *why,
     size_t whylen)
@@ -534,8 +472,8 @@ cxi_api_vault_unseal(cxi_api *a, const char *token, char **plain)
 	uint8_t *msg = NULL;
 	size_t len = 0;
 	char fwhy[128];
-	/* A stored credential never expires: ttl -1 (0 would refuse every
-	 * token from the second after it was sealed). */
+	/* Stored credentials do not expire: ttl -1 skips the time check
+	 * (a ttl of 0 would refuse every token sealed before this second). */
 	cx_err rv = cxi_multifernet_decrypt(a->vault, a->n_vault, token, -1,
 	    (int64_t) time(NULL), &msg, &len, NULL, fwhy, sizeof(fwhy));
 	if (rv != CX_OK) {

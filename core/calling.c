@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "callevents.h"
 #include "calling.h"
 #include "dialer.h"
 #include "log.h"
@@ -49,15 +50,32 @@ cxi_calling_start(cxi_calling **out, cxi_manager *mgr, cxi_http *http,
 		c->dialer_conf.dispatch_workers = 4;
 		c->dialer_conf.dispatch_backoff_ms = 1000;
 	}
-	/* The API sees the runtime first (its handlers kick the dialer
-	 * through it); the dialer starts last, once events can arrive. */
-	if (api != NULL) {
-		cxi_api_set_calling(api, c);
+	c->hooks_conf = (cxi_outhooks_conf){
+	    .allow_private = cfg->hooks_allow_private,
+	    .allow_http = cfg->hooks_allow_http,
+	    .timeout_ms = cfg->hooks_timeout_ms,
+	    .max_age_ms = cfg->hooks_max_age_ms,
+	    .backoff_ms = cfg->hooks_backoff_ms,
+	    .backoff_max_ms = cfg->hooks_backoff_max_ms,
+	    .workers = cfg->hooks_workers,
+	    .retention_days = cfg->hooks_retention_days,
+	};
+	/* Events first: once calls can be placed, a provider's callback
+	 * must find its handler. Then customer webhooks. */
+	cx_err rv = cxi_callevents_start(&c->events, c, why, whylen);
+	if (rv == CX_OK) {
+		rv = cxi_outhooks_start(&c->hooks, c, why, whylen);
 	}
-	cx_err rv = cxi_dialer_start(&c->dialer, c, why, whylen);
+	/* The dialer last, once events can be received. */
+	if (rv == CX_OK) {
+		rv = cxi_dialer_start(&c->dialer, c, why, whylen);
+	}
 	if (rv != CX_OK) {
 		cxi_calling_stop(c);
 		return (rv);
+	}
+	if (api != NULL) {
+		cxi_api_set_calling(api, c);
 	}
 	*out = c;
 	return (CX_OK);
@@ -69,12 +87,15 @@ cxi_calling_stop(cxi_calling *c)
 	if (c == NULL) {
 		return;
 	}
-	/* The dialer first: it places calls the other parts follow. */
-	cxi_dialer_stop(c->dialer);
-	c->dialer = NULL;
 	if (c->api != NULL) {
 		cxi_api_set_calling(c->api, NULL);
 	}
+	/* The dialer first: it places the calls the other parts follow. */
+	cxi_dialer_stop(c->dialer);
+	c->dialer = NULL;
+	cxi_outhooks_stop(c->hooks);
+	/* Events last: the dialer and outhooks may still report to it. */
+	cxi_callevents_stop(c->events);
 	json_decref(c->dialer_conf.provider_cps);
 	sodium_memzero(c->master_key, sizeof(c->master_key));
 	free(c->data_dir);

@@ -22,9 +22,9 @@
 #include "http.h"
 #include "manager.h"
 #include "masterkey.h"
+#include "outhooks.h"
 
 typedef struct cxi_callevents cxi_callevents;
-typedef struct cxi_outhooks cxi_outhooks;
 typedef struct cxi_dialer cxi_dialer;
 
 typedef struct cxi_calling {
@@ -36,6 +36,7 @@ typedef struct cxi_calling {
 	char master_key_id[9];
 	cxi_callevents *events;
 	cxi_outhooks *hooks;
+	cxi_outhooks_conf hooks_conf; /* from the webhooks: section */
 	cxi_dialer *dialer;
 	cxi_dialer_conf dialer_conf; /* dialer: of the config at start
 	                              * (provider_cps owned) */

@@ -407,7 +407,8 @@ cfg_from_tree(const char *file, const cxi_ynode *root, cxi_schema_fn fn,
     void *arg, cxi_errlist *errs)
 {
 	static const char *const keys[] = {"server", "data_dir", "log",
-	    "admin", "plugin_dir", "storage", "auth", "dialer", "plugins", NULL};
+	    "admin", "plugin_dir", "storage", "auth", "leads", "webhooks",
+	    "dialer", "plugins", NULL};
 	cxi_cctx cc = {.file = file, .errs = errs};
 	size_t start = errs->n;
 	cxi_config *cfg = cfg_new(file);
@@ -440,6 +441,8 @@ cfg_from_tree(const char *file, const cxi_ynode *root, cxi_schema_fn fn,
 	cfg_plugin_dir(&cc, cfg, root);
 	cxi_cfg_storage(&cc, cfg, cxi_ynode_get(root, "storage"));
 	cxi_cfg_auth(&cc, cfg, cxi_ynode_get(root, "auth"));
+	cxi_cfg_leads(&cc, cfg, cxi_ynode_get(root, "leads"));
+	cxi_cfg_webhooks(&cc, cfg, cxi_ynode_get(root, "webhooks"));
 	cxi_cfg_dialer(&cc, cfg, cxi_ynode_get(root, "dialer"));
 	const cxi_ynode *listen = cxi_ynode_get(cxi_ynode_get(root, "server"),
 	    "listen");
@@ -532,6 +535,7 @@ cxi_config_free(cxi_config *cfg)
 	}
 	free(cfg->auth_origins);
 	free(cfg->auth_common_passwords);
+	free(cfg->leads_phone_zones);
 	json_decref(cfg->dialer.provider_cps);
 	if (cfg->master_key != NULL) {
 		explicit_bzero(cfg->master_key, strlen(cfg->master_key));

@@ -92,6 +92,21 @@ typedef struct cxi_config {
 	char *auth_common_passwords; /* auth.common_passwords, resolved */
 	bool auth_common_default; /* not given: a missing file is a warning */
 	int auth_hash_workers;    /* auth.hash_workers */
+	/* leads: (config_leads.c) */
+	char leads_default_country[3]; /* leads.default_country, "US" */
+	char *leads_phone_zones;   /* leads.phone_zones, resolved */
+	bool leads_zones_default; /* not given: a missing file is a warning */
+	size_t leads_import_max;  /* leads.import_max_bytes */
+	size_t leads_import_sync_max; /* leads.import_sync_max_bytes */
+	/* webhooks: (config_webhooks.c), customer webhook delivery */
+	bool hooks_allow_private; /* webhooks.allow_private */
+	bool hooks_allow_http;    /* webhooks.allow_http */
+	int hooks_timeout_ms;     /* webhooks.timeout */
+	int hooks_max_age_ms;     /* webhooks.max_age */
+	int hooks_backoff_ms;     /* webhooks.backoff: first retry delay */
+	int hooks_backoff_max_ms; /* webhooks.backoff_max */
+	int hooks_workers;        /* webhooks.workers */
+	int hooks_retention_days; /* webhooks.retention_days */
 	cxi_dialer_conf dialer;   /* dialer: (config_dialer.c) */
 } cxi_config;
 

@@ -54,6 +54,10 @@ void cxi_cfg_storage(cxi_cctx *cc, cxi_config *cfg, const cxi_ynode *st);
 /* The `auth:` section (config_auth.c); after `server:` (it reads the
  * listen address). */
 void cxi_cfg_auth(cxi_cctx *cc, cxi_config *cfg, const cxi_ynode *auth);
+/* The `leads:` section (config_leads.c). */
+void cxi_cfg_leads(cxi_cctx *cc, cxi_config *cfg, const cxi_ynode *leads);
+/* The `webhooks:` section (config_webhooks.c). */
+void cxi_cfg_webhooks(cxi_cctx *cc, cxi_config *cfg, const cxi_ynode *wh);
 /* The `dialer:` section (config_dialer.c). */
 void cxi_cfg_dialer(cxi_cctx *cc, cxi_config *cfg, const cxi_ynode *d);
 /* At most one enabled storage, blob and session plugin, all in process. */

@@ -574,6 +574,18 @@ cxi_http_api_route_add(cxi_http *h, const char *method, const char *path,
 	    arg, st));
 }
 
+int
+cxi_http_api_route_add_max(cxi_http *h, const char *method, const char *path,
+    cx_http_fn fn, void *arg, size_t max_body)
+{
+	int rv = cxi_http_api_route_add(h, method, path, fn, arg);
+	if (rv == CX_OK) {
+		rv = cxi_routes_set_max_body(&h->routes, CXI_HTTP_API_OWNER,
+		    method, path, max_body);
+	}
+	return (rv);
+}
+
 void
 cxi_http_api_routes_drop(cxi_http *h)
 {

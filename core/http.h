@@ -90,6 +90,11 @@ int cxi_http_route_add(cxi_http *h, const char *plugin, const char *method,
  * /v1/calls/{id}). */
 int cxi_http_api_route_add(cxi_http *h, const char *method, const char *path,
     cx_http_fn fn, void *arg);
+/* The same with its own body limit instead of max_body (uploads). The
+ * body is still read whole before the handler runs; the read deadline
+ * grows by one second per MiB above 1 MiB. */
+int cxi_http_api_route_add_max(cxi_http *h, const char *method,
+    const char *path, cx_http_fn fn, void *arg, size_t max_body);
 /* Removes every /v1 route, waiting for running handlers. */
 void cxi_http_api_routes_drop(cxi_http *h);
 

@@ -38,6 +38,7 @@ static const char *const hdr_names[] = {
 	"X-Real-IP",
 	"X-Request-Id",
 	"Idempotency-Key",
+	"Range",
 	"X-Twilio-Signature",
 	"X-Retell-Signature",
 	"Dg-Token",
@@ -508,10 +509,11 @@ cxi_http_webhook_cb(nng_aio *aio)
 		    "invalid Content-Length", true, NULL, NULL);
 		return;
 	}
-	if (len > h->max_body) {
+	size_t limit = route->max_body > 0 ? route->max_body : h->max_body;
+	if (len > limit) {
 		cxi_routes_release(&h->routes, route);
 		snprintf(msg, sizeof(msg), "body of %llu bytes exceeds the "
-		    "limit of %zu", (unsigned long long) len, h->max_body);
+		    "limit of %zu", (unsigned long long) len, limit);
 		cxi_http_reply_error(
 		    aio, stat, 413, "too_large", msg, true, NULL, NULL);
 		return;
@@ -570,7 +572,12 @@ cxi_http_webhook_cb(nng_aio *aio)
 			enqueue(j);
 			return;
 		}
-		nng_sleep_aio(h->timeout_ms, j->rdtimer);
+		/* Uploads beyond 1 MiB (routes with a larger limit) get a
+		 * second more per MiB: 1 MiB/s is the slowest sender served. */
+		uint64_t extra = len > (1u << 20) ? (len >> 20) * 1000 : 0;
+		uint64_t ms = (uint64_t) h->timeout_ms + extra;
+		nng_sleep_aio(ms > INT32_MAX ? INT32_MAX : (nng_duration) ms,
+		    j->rdtimer);
 	}
 	nng_http_conn_read_all(conn, j->rdaio);
 }

@@ -49,6 +49,7 @@ typedef struct cxi_route {
 	cx_http_fn fn;
 	void *arg;
 	cxi_http_stat *stat;
+	size_t max_body;  /* 0: the server's limit */
 	unsigned running; /* handlers using fn/arg; under cxi_routes.mtx */
 } cxi_route;
 
@@ -79,6 +80,9 @@ cxi_match cxi_routes_match(cxi_routes *rt, const char *plugin,
     const char *method, const char *subpath, cxi_route **out, char *allow,
     size_t allowlen, cxi_http_stat **stat);
 void cxi_routes_release(cxi_routes *rt, cxi_route *r);
+/* Sets the body limit of one registered route; CX_ENOENT when absent. */
+int cxi_routes_set_max_body(cxi_routes *rt, const char *plugin,
+    const char *method, const char *subpath, size_t max_body);
 /* Unlinks the plugin's routes, waits until none is running, frees them.
  * Returns how many routes were removed. */
 size_t cxi_routes_drop(cxi_routes *rt, const char *plugin);

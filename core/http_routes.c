@@ -346,6 +346,32 @@ allow_add(char *allow, size_t allowlen, const char *m)
 	memcpy(allow + n, m, ml + 1);
 }
 
+int
+cxi_routes_set_max_body(cxi_routes *rt, const char *plugin,
+    const char *method, const char *subpath, size_t max_body)
+{
+	int rv = CX_ENOENT;
+	if (pthread_rwlock_wrlock(&rt->lock) != 0) {
+		return (CX_EINTERNAL);
+	}
+	for (cxi_route *r = rt->head; r != NULL; r = r->next) {
+		if (strcmp(r->plugin, plugin) == 0 &&
+		    strcmp(r->method, method) == 0 &&
+		    strcmp(r->subpath, subpath) == 0) {
+			r->max_body = max_body;
+			rv = CX_OK;
+		}
+	}
+	pthread_rwlock_unlock(&rt->lock);
+	return (rv);
+}
+
+static size_t
+route_rank(const cxi_route *r)
+{
+	return (r->tree ? r->sublen : SIZE_MAX / 2 + r->sublen);
+}
+
 cxi_match
 cxi_routes_match(cxi_routes *rt, const char *plugin, const char *method,
     const char *subpath, cxi_route **out, char *allow, size_t allowlen,
@@ -367,9 +393,10 @@ cxi_routes_match(cxi_routes *rt, const char *plugin, const char *method,
 		if (strcmp(r->plugin, plugin) != 0 || !sub_match(r, subpath)) {
 			continue;
 		}
-		/* The longest (most specific) template wins. */
+		/* An exact template wins, then the longest subtree: "/leads"
+		 * beats "/leads/", which also matches the bare path. */
 		if (strcmp(r->method, method) == 0) {
-			if (best == NULL || r->sublen > best->sublen) {
+			if (best == NULL || route_rank(r) > route_rank(best)) {
 				best = r;
 			}
 		} else {

@@ -9,6 +9,7 @@
  * a crashing plugin never takes the daemon down.
  */
 #include <errno.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -125,8 +126,23 @@ cxi_isolated_start(cxi_instance *in)
 		cxi_instance_fail(in, why);
 		return (-1);
 	}
+	/* host.h promises the directory before init, in either isolation;
+	 * the child may not create it under a stricter sandbox. */
+	snprintf(dir, sizeof(dir), "%s/plugins", in->opts->data_dir);
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		snprintf(why, sizeof(why), "cannot create %s: %s", dir,
+		    strerror(errno));
+		cxi_instance_fail(in, why);
+		return (-1);
+	}
 	snprintf(dir, sizeof(dir), "%s/plugins/%s", in->opts->data_dir,
 	    in->name);
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		snprintf(why, sizeof(why), "cannot create data dir %s: %s",
+		    dir, strerror(errno));
+		cxi_instance_fail(in, why);
+		return (-1);
+	}
 	const char *argv[] = {in->opts->plugin_host, "--name", in->name,
 	    "--path", in->path, "--kind", cx_plugin_kind_name(in->kind),
 	    "--bus-ns", in->opts->bus_ns, "--ipc-dir", in->opts->ipc_dir,

@@ -218,6 +218,17 @@ cx_err cxi_campaign_set_status(const cxi_db *db, const char *account,
 cx_err cxi_lead_bulk_insert(const cxi_db *db, const char *account,
     json_t *leads, size_t *inserted, size_t *skipped, char *why,
     size_t whylen);
+/* repo_leads.c: the account's leads, oldest first, with optional
+ * equality on campaign_id and status and `tag` an element of tags. */
+cx_err cxi_lead_list(const cxi_db *db, const char *account,
+    const char *campaign_id, const char *status, const char *tag,
+    const char *cursor, int limit, json_t **page, char *why, size_t whylen);
+/* Tags in their stored form: trimmed, ASCII lower-cased, no duplicates,
+ * at most CXI_LEAD_TAGS_MAX of at most CXI_LEAD_TAG_LEN_MAX bytes; a new
+ * array, or NULL with `why` set. */
+#define CXI_LEAD_TAGS_MAX 50
+#define CXI_LEAD_TAG_LEN_MAX 64
+json_t *cxi_lead_tags_norm(const json_t *in, char *why, size_t whylen);
 cx_err cxi_call_get_by_provider(const cxi_db *db, const char *provider,
     const char *provider_call_id, json_t **row);
 

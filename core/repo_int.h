@@ -44,4 +44,9 @@ cx_err rp_check_ref(cxi_dbc *c, const cxi_entity *ent, const cxi_column *col,
 cx_err rp_check_keys(const cxi_entity *ent, const json_t *fields,
     unsigned flag, char *why, size_t whylen);
 
+/* Keyset cursors of repo_list.c: base64url("<time>:<id>") of a row. */
+void rp_cursor_make(const json_t *row, const char *time_col, char *out,
+    size_t outlen);
+int rp_cursor_parse(const char *cur, int64_t *t, char *id, size_t idlen);
+
 #endif

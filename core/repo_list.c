@@ -14,8 +14,8 @@
 #include "repo_int.h"
 
 /* The cursor is base64url("<time>:<id>") of the last row returned. */
-static void
-cursor_make(const json_t *row, const char *time_col, char *out,
+void
+rp_cursor_make(const json_t *row, const char *time_col, char *out,
     size_t outlen)
 {
 	char raw[96];
@@ -26,8 +26,8 @@ cursor_make(const json_t *row, const char *time_col, char *out,
 	    (size_t) n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }
 
-static int
-cursor_parse(const char *cur, int64_t *t, char *id, size_t idlen)
+int
+rp_cursor_parse(const char *cur, int64_t *t, char *id, size_t idlen)
 {
 	unsigned char raw[96];
 	size_t n;
@@ -97,7 +97,7 @@ cxi_repo_list(const cxi_db *db, const cxi_entity *ent, const char *account,
 	char cid[72];
 	int64_t ct;
 	if (rv == CX_OK && cursor != NULL) {
-		if (cursor_parse(cursor, &ct, cid, sizeof(cid)) != 0) {
+		if (rp_cursor_parse(cursor, &ct, cid, sizeof(cid)) != 0) {
 			cxi_repo_why(why, whylen, "invalid cursor");
 			rv = CX_EINVAL;
 		} else {
@@ -126,7 +126,7 @@ cxi_repo_list(const cxi_db *db, const cxi_entity *ent, const char *account,
 			if (json_array_size(items) > (size_t) limit) {
 				char cur[160];
 				json_array_remove(items, (size_t) limit);
-				cursor_make(json_array_get(items,
+				rp_cursor_make(json_array_get(items,
 				                (size_t) limit - 1),
 				    ent->time_col, cur, sizeof(cur));
 				next = json_string(cur);

@@ -31,7 +31,14 @@ plugins:
   - name: fs
     kind: blob
     required: true
+  - name: testtel
+    kind: telephony
+    path: $BUILD/tests/callevents/testtel.so
 YAML
+# Calls are placed by the dialer, not POSTed: seed_call.py makes B's
+# (x-idor-create seed in the spec).
+export IDOR_SEED=$SRC/tests/integration/seed_call.py
+export SEED_DB=$TMP/data/plugins/sqlite/callixo.db SEED_BASE=$BASE
 
 PW='correct horse battery staple'
 # signup NAME EMAIL -> the new account's id

@@ -22,9 +22,21 @@ scripts only count lines.
       open to customers at all: there A (a customer) must get 403 for
       B's object and for a made-up id alike, with the same body (the
       403 says nothing about the id), and B's own reads are not tried.
+      An `x-idor-create` mapping (path, method, body, id) says how B
+      creates its object; with `content_type` the body is sent as that
+      type's raw text (a CSV upload) instead of JSON.
+      An x-idor-create with `parent: /v1/things` first creates one of
+      B's things (that collection's POST example) and puts its id in
+      place of {parent} in the create path.
+      Objects only the platform makes (calls, placed by the dialer) are
+      marked `x-idor-create: {seed: <kind>}`: the script named by the
+      IDOR_SEED environment variable is run with the kind and B's
+      account id and prints the id of the object it made for B.
 """
 import json
+import os
 import re
+import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -87,12 +99,16 @@ def compare(spec, routes_file):
               "served %s %s is in docs/openapi.yaml" % (sm, sp))
 
 
-def request(base, origin, method, path, cookie, body=None):
+def request(base, origin, method, path, cookie, body=None, ctype=None):
+    """JSON body; with ctype, body is sent as that type's raw text."""
     data = None
     headers = {"Origin": origin}
     if cookie:
         headers["Cookie"] = cookie
-    if body is not None:
+    if body is not None and ctype is not None:
+        data = str(body).encode()
+        headers["Content-Type"] = ctype
+    elif body is not None:
         data = json.dumps(body).encode()
         headers["Content-Type"] = "application/json"
     req = urllib.request.Request(base + path, data=data, method=method,
@@ -132,9 +148,34 @@ def object_of_b(doc, path, item, ctx):
     how = item.get("x-idor-create")
     if how == "signup":
         return ctx["account_b"], None
+    ctype = None
+    if isinstance(how, dict) and "seed" in how:
+        return seeded(how["seed"], ctx)
     if isinstance(how, dict):
         cpath, cm = how.get("path"), how.get("method", "POST").upper()
         body, field = how.get("body", {}), how.get("id", "id")
+        ctype = how.get("content_type")
+        if how.get("parent"):
+            # The object hangs below another one of B's: create that
+            # first with its collection's POST example, and put its id
+            # in place of {parent}.
+            ppath = how["parent"]
+            coll = (doc.get("paths") or {}).get(ppath) or {}
+            if "post" not in coll:
+                return None, "no POST %s for the parent" % ppath
+            st, text = request(ctx["base"], ctx["origin"], "POST", ppath,
+                               ctx["cookie_b"], example_body(doc,
+                                                             coll["post"]))
+            try:
+                pid = json.loads(text).get("id") if st // 100 == 2 else None
+            except (ValueError, AttributeError):
+                pid = None
+            if not isinstance(pid, str) or pid == "":
+                return None, "POST %s as B answered %d %s" % (ppath, st,
+                                                             text)
+            cpath = cpath.replace("{parent}", pid)
+            if how.get("body") is None:
+                body = None
     else:
         # Default: the collection is the path above the first template.
         cpath = path[:TEMPLATE.search(path).start()].rstrip("/")
@@ -145,7 +186,7 @@ def object_of_b(doc, path, item, ctx):
                           % cpath)
         body = example_body(doc, coll["post"])
     st, text = request(ctx["base"], ctx["origin"], cm, cpath,
-                       ctx["cookie_b"], body)
+                       ctx["cookie_b"], body, ctype)
     if st // 100 != 2:
         return None, "%s %s as B answered %d %s" % (cm, cpath, st, text)
     try:
@@ -154,6 +195,26 @@ def object_of_b(doc, path, item, ctx):
         oid = None
     if not isinstance(oid, str) or oid == "":
         return None, "%s %s as B gave no '%s'" % (cm, cpath, field)
+    return oid, None
+
+
+def seeded(kind, ctx):
+    """B's object made by the IDOR_SEED script, once per kind."""
+    cache = ctx.setdefault("seeded", {})
+    if kind in cache:
+        return cache[kind], None
+    cmd = os.environ.get("IDOR_SEED")
+    if not cmd:
+        return None, "x-idor-create seed %s needs IDOR_SEED" % kind
+    try:
+        out = subprocess.run([cmd, kind, ctx["account_b"]], check=True,
+                             capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError) as e:
+        return None, "IDOR_SEED %s failed: %s" % (kind, e)
+    oid = out.stdout.strip()
+    if not oid:
+        return None, "IDOR_SEED %s printed no id" % kind
+    cache[kind] = oid
     return oid, None
 
 

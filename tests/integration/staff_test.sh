@@ -195,6 +195,23 @@ r=$(req GET "/v1/staff/accounts/$ADA/calls?reason=$QR")
 check "no session: 401" contains "$r" '401 '
 check "only the one staff read was logged" test "$(sql "SELECT count(*) FROM audit_log WHERE action='read'")" = 1
 
+# ---- one call and its recording, for staff, each read audited ----
+C0=call_000000000000000000000000
+r=$(req GET "/v1/staff/accounts/$ADA/calls/$C0" '' -H "$(ck "$TS")")
+check "staff call read without a reason: 400" contains "$r" '400 {"error":{"code":"reason_required"'
+r=$(req GET "/v1/staff/accounts/$ADA/calls/$C0?reason=$QR" '' -H "$(ck "$TS")")
+check "staff reads one call: 200" contains "$r" "200 {\"id\":\"$C0\""
+check "staff call read: audit row names the call" test "$(sql "SELECT object_type || '|' || object_id || '|' || subject_id FROM audit_log WHERE action='read' AND object_type='call'")" = "call|$C0|$ADA"
+r=$(req GET "/v1/staff/accounts/$ADA/calls/call_000000000000000000000002?reason=$QR" '' -H "$(ck "$TS")")
+check "another account's call under this account: 404" contains "$r" '404 {"error":{"code":"not_found"'
+r=$(req GET "/v1/staff/accounts/$ADA/calls/$C0/recording?reason=$QR" '' -H "$(ck "$TS")")
+check "staff recording read of a call without one: 404" contains "$r" '404 {"error":{"code":"not_found","message":"this call has no recording"'
+check "staff recording read: audited as recording" test "$(sql "SELECT count(*) FROM audit_log WHERE action='read' AND object_type='recording' AND object_id='$C0'")" = 1
+r=$(req GET "/v1/staff/accounts/$ADA/calls/$C0/x?reason=$QR" '' -H "$(ck "$TS")")
+check "other paths below a call: 404" contains "$r" '404 '
+r=$(req GET "/v1/staff/accounts/$ADA/calls/$C0?reason=$QR" '' -H "$(ck "$TB")")
+check "a customer cannot read a call as staff: 403" contains "$r" '403 {"error":{"code":"forbidden"'
+
 # ---- import from JSONL, with a bcrypt hash from python3-bcrypt ----
 BC=$($PY -c 'import bcrypt; print(bcrypt.hashpw(b"legacy passphrase 2019", bcrypt.gensalt(rounds=4)).decode())')
 cat >"$TMP/import.jsonl" <<JSONL
