@@ -312,7 +312,8 @@ cxi_api_start(cxi_api **out, cxi_http *http, cxi_manager *mgr,
 	    (rv = cxi_api_keys_routes(a)) != CX_OK ||
 	    (rv = cxi_api_calls_routes(a)) != CX_OK ||
 	    (rv = cxi_api_webhooks_routes(a)) != CX_OK ||
-	    (rv = cxi_api_webhook_deliveries_routes(a)) != CX_OK) {
+	    (rv = cxi_api_webhook_deliveries_routes(a)) != CX_OK ||
+	    (rv = cxi_api_campaigns_routes(a)) != CX_OK) {
 		snprintf(why, whylen, "api: cannot register the /v1 routes: "
 		    "%s", cx_strerror(rv));
 		goto fail;

@@ -163,6 +163,8 @@ type_name(cxi_aftype t)
 		return ("a string or null");
 	case CXI_AF_BOOL:
 		return ("true or false");
+	case CXI_AF_OBJECT:
+		return ("an object");
 	case CXI_AF_ARRAY:
 		return ("a list");
 	}
@@ -203,6 +205,7 @@ check_fields(cxi_actx *c, const cxi_afield *fields)
 			continue;
 		}
 		bool ok = f->type == CXI_AF_BOOL ? json_is_boolean(v) :
+		    f->type == CXI_AF_OBJECT ? json_is_object(v) :
 		    f->type == CXI_AF_ARRAY ? json_is_array(v) &&
 		        (f->max == 0 || json_array_size(v) <= f->max) :
 		    json_is_string(v) ||

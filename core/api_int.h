@@ -67,6 +67,7 @@ typedef enum cxi_aftype {
 	CXI_AF_STR,      /* a string */
 	CXI_AF_STR_NULL, /* a string or null */
 	CXI_AF_BOOL,
+	CXI_AF_OBJECT,   /* a JSON object (the handler checks inside) */
 	CXI_AF_ARRAY,    /* a JSON array of at most `max` items (0: any) */
 } cxi_aftype;
 
@@ -196,6 +197,8 @@ cx_err cxi_api_staff_routes(cxi_api *a);
  * Bearer auth (sess.account set, sess.data NULL, via_key true; a "read"
  * key only for GET/HEAD); the id below `base` in the path, or NULL. */
 cx_err cxi_api_keys_routes(cxi_api *a);
+/* api_campaigns.c: /v1/campaigns and its actions. */
+cx_err cxi_api_campaigns_routes(cxi_api *a);
 bool cxi_api_has_bearer(cxi_actx *c);
 /* false with 403 session_required when the caller used an API key. */
 bool cxi_api_session_only(cxi_actx *c);

@@ -38,6 +38,8 @@ typedef struct cxi_calling {
 	cxi_outhooks *hooks;
 	cxi_outhooks_conf hooks_conf; /* from the webhooks: section */
 	cxi_dialer *dialer;
+	cxi_dialer_conf dialer_conf; /* dialer: of the config at start
+	                              * (provider_cps owned) */
 } cxi_calling;
 
 cx_err cxi_calling_start(cxi_calling **out, cxi_manager *mgr,

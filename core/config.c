@@ -408,7 +408,7 @@ cfg_from_tree(const char *file, const cxi_ynode *root, cxi_schema_fn fn,
 {
 	static const char *const keys[] = {"server", "data_dir", "log",
 	    "admin", "plugin_dir", "storage", "auth", "leads", "webhooks",
-	    "plugins", NULL};
+	    "dialer", "plugins", NULL};
 	cxi_cctx cc = {.file = file, .errs = errs};
 	size_t start = errs->n;
 	cxi_config *cfg = cfg_new(file);
@@ -443,6 +443,7 @@ cfg_from_tree(const char *file, const cxi_ynode *root, cxi_schema_fn fn,
 	cxi_cfg_auth(&cc, cfg, cxi_ynode_get(root, "auth"));
 	cxi_cfg_leads(&cc, cfg, cxi_ynode_get(root, "leads"));
 	cxi_cfg_webhooks(&cc, cfg, cxi_ynode_get(root, "webhooks"));
+	cxi_cfg_dialer(&cc, cfg, cxi_ynode_get(root, "dialer"));
 	const cxi_ynode *listen = cxi_ynode_get(cxi_ynode_get(root, "server"),
 	    "listen");
 	if (strncmp(cfg->listen, "https://", 8) == 0 &&
@@ -535,6 +536,7 @@ cxi_config_free(cxi_config *cfg)
 	free(cfg->auth_origins);
 	free(cfg->auth_common_passwords);
 	free(cfg->leads_phone_zones);
+	json_decref(cfg->dialer.provider_cps);
 	if (cfg->master_key != NULL) {
 		explicit_bzero(cfg->master_key, strlen(cfg->master_key));
 		free(cfg->master_key);

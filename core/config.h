@@ -50,6 +50,18 @@ typedef struct cxi_plugin_conf {
 	size_t kind_line, kind_col; /* Added: position of `kind:` value */
 } cxi_plugin_conf;
 
+/* dialer: (config_dialer.c), read by the dialer at start. */
+typedef struct cxi_dialer_conf {
+	int tick_ms;                 /* dialer.tick */
+	int account_max_concurrency; /* live calls per account */
+	int dispatch_timeout_ms;     /* one place_call */
+	int reconcile_after_ms;      /* timed-out dispatch -> lookup */
+	int max_call_duration_ms;    /* older live calls are looked up */
+	int dispatch_workers;        /* place_call requests in flight */
+	int dispatch_backoff_ms;     /* first wait after a 429/5xx */
+	json_t *provider_cps;        /* {"<instance>": calls/s (real)} */
+} cxi_dialer_conf;
+
 typedef struct cxi_config {
 	char *file;
 	char *listen;        /* server.listen, e.g. http://127.0.0.1:8080 */
@@ -95,6 +107,7 @@ typedef struct cxi_config {
 	int hooks_backoff_max_ms; /* webhooks.backoff_max */
 	int hooks_workers;        /* webhooks.workers */
 	int hooks_retention_days; /* webhooks.retention_days */
+	cxi_dialer_conf dialer;   /* dialer: (config_dialer.c) */
 } cxi_config;
 
 /* Reads the descriptor of the plugin at `path` without running any of its

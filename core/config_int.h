@@ -58,6 +58,8 @@ void cxi_cfg_auth(cxi_cctx *cc, cxi_config *cfg, const cxi_ynode *auth);
 void cxi_cfg_leads(cxi_cctx *cc, cxi_config *cfg, const cxi_ynode *leads);
 /* The `webhooks:` section (config_webhooks.c). */
 void cxi_cfg_webhooks(cxi_cctx *cc, cxi_config *cfg, const cxi_ynode *wh);
+/* The `dialer:` section (config_dialer.c). */
+void cxi_cfg_dialer(cxi_cctx *cc, cxi_config *cfg, const cxi_ynode *d);
 /* At most one enabled storage, blob and session plugin, all in process. */
 void cxi_cfg_one_store(cxi_cctx *cc, const cxi_config *cfg);
 

@@ -37,7 +37,7 @@ out=$("$CTL" plugins)
 check "postgres storage running" grep -qE 'postgres +storage .*running' <<<"$out"
 check "s3 blob running" grep -qE 's3 +blob .*running' <<<"$out"
 out=$("$CTL" migrate status)
-check "schema on PostgreSQL up to date" contains "$out" "dialect postgres, schema version 4 of 4, 0 pending"
+check "schema on PostgreSQL up to date" contains "$out" "dialect postgres, schema version 5 of 5, 0 pending"
 stop_daemon
 check "SIGTERM exits 0" test "$RC" = 0
 

@@ -193,7 +193,7 @@ for line in open(sys.argv[1]):
     body = json.loads(base64.b64decode(r["body"]))
     if body["type"] != "call.completed":
         continue
-    if not r["verified"]:
+    if not r["sig_ok"]:
         bad.append("unsigned")
     d = body["data"]
     seen.add(d["id"])

@@ -33,7 +33,7 @@ check "manual mode: daemon starts" wait_for "$TMP/1.log" "msg=ready" 15
 check "manual mode: pending migrations reported" file_contains "$TMP/1.log" "callixoctl migrate up"
 r=$(http GET "$BASE/readyz"); check "manual mode: /readyz is 503 before migrating" contains "$r" "503 "
 out=$("$CTL" migrate status); check "migrate status shows pending" grep -qE '0001_initial +pending' <<<"$out"
-out=$("$CTL" migrate up); check "migrate up applies 0001 to 0004" contains "$out" "applied 4 migrations"
+out=$("$CTL" migrate up); check "migrate up applies 0001 to 0005" contains "$out" "applied 5 migrations"
 r=$(http GET "$BASE/readyz"); check "/readyz is 200 after migrating" contains "$r" "200 "
 out=$("$CTL" migrate up); check "second migrate up applies nothing" contains "$out" "applied 0 migrations"
 check "master key generated with mode 0600" test "$(stat -c %a "$TMP/data/master.key")" = 600
@@ -44,7 +44,7 @@ check "SIGTERM exits 0" test "$RC" = 0
 write_conf auto
 start_daemon "$CONF" "$TMP/2.log"
 check "auto mode: ready" wait_for "$TMP/2.log" "msg=ready" 15
-out=$("$CTL" migrate status); check "status: version 4 of 4" contains "$out" "schema version 4 of 4, 0 pending"
+out=$("$CTL" migrate status); check "status: version 5 of 5" contains "$out" "schema version 5 of 5, 0 pending"
 stop_daemon
 
 # A schema from a newer build: refuse to start.
