@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "callevents_int.h"
+#include "campaign_conf.h"
 #include "log.h"
 #include "outhooks.h"
 
@@ -140,10 +141,13 @@ typedef struct wants {
 	int64_t wait_ms;
 } wants;
 
+/* What the campaign asks of its calls, read with the dialer's own
+ * parser so both sides agree on defaults (record: true). A config that
+ * no longer parses falls back to those defaults. */
 static cx_err
 campaign_wants(cxi_dbc *c, const json_t *call, wants *w)
 {
-	w->record = false;
+	w->record = true;
 	w->summary = true;
 	w->wait_ms = CXI_ARTIFACTS_WAIT_MS;
 	const char *cid = json_string_value(json_object_get(call,
@@ -153,20 +157,23 @@ campaign_wants(cxi_dbc *c, const json_t *call, wants *w)
 	                              cid, &cmp) :
 	                          CX_ENOENT;
 	if (rv == CX_ENOENT) {
+		/* No campaign (a call placed outside one): record only when
+		 * the provider sends a recording anyway. */
+		w->record = false;
 		return (CX_OK);
 	}
 	if (rv != CX_OK) {
 		return (rv);
 	}
-	const json_t *cfg = json_object_get(cmp, "config");
-	w->record = json_is_true(json_object_get(cfg, "record"));
-	const json_t *s = json_object_get(json_object_get(cfg, "analysis"),
-	    "summary");
-	w->summary = s == NULL || json_is_true(s);
-	const json_t *ws = json_object_get(cfg, "artifacts_wait_s");
-	if (json_is_integer(ws) && json_integer_value(ws) >= 1 &&
-	    json_integer_value(ws) <= 86400) {
-		w->wait_ms = (int64_t) json_integer_value(ws) * 1000;
+	cxi_campaign_conf cc;
+	char why[256];
+	if (cxi_campaign_conf_parse(json_object_get(cmp, "config"), false, &cc,
+	        why, sizeof(why)) == CX_OK) {
+		w->record = cc.record;
+		w->summary = json_is_true(json_object_get(cc.analysis,
+		    "summary"));
+		w->wait_ms = (int64_t) cc.artifacts_wait_s * 1000;
+		cxi_campaign_conf_free(&cc);
 	}
 	json_decref(cmp);
 	return (CX_OK);

@@ -341,7 +341,7 @@ cxi_campaign_conf_parse(const json_t *cfg, bool complete,
 	    "from_numbers", "credential", "record", "recording_disclosure",
 	    "voicemail", "max_concurrency", "calls_per_second", "retry",
 	    "analysis", "windows", "weekdays", "timezone_fallback", "breaker",
-	    NULL};
+	    "artifacts_wait_s", NULL};
 	memset(o, 0, sizeof(*o));
 	o->record = true;
 	o->disclosure = true;
@@ -355,6 +355,7 @@ cxi_campaign_conf_parse(const json_t *cfg, bool complete,
 	o->breaker_min_calls = 5;
 	o->breaker_ratio = 0.5;
 	o->breaker_window_s = 120;
+	o->artifacts_wait_s = 600;
 	if (cfg != NULL && !json_is_object(cfg)) {
 		return (cxi_cc_bad(why, whylen, "config must be an object"));
 	}
@@ -380,6 +381,8 @@ cxi_campaign_conf_parse(const json_t *cfg, bool complete,
 	    (rv = cxi_cc_parse_analysis(c, o, why, whylen)) != CX_OK ||
 	    (rv = cxi_cc_parse_windows(c, o, why, whylen)) != CX_OK ||
 	    (rv = parse_breaker(c, o, why, whylen)) != CX_OK ||
+	    (rv = cxi_cc_get_int(c, "config", "artifacts_wait_s", 1, 86400,
+	         &o->artifacts_wait_s, why, whylen)) != CX_OK ||
 	    (complete && (rv = check_complete(o, why, whylen)) != CX_OK)) {
 		cxi_campaign_conf_free(o);
 		return (rv);

@@ -15,7 +15,8 @@
  *    "weekdays": ["mon", "tue", "wed", "thu", "fri"],
  *    "timezone_fallback": "America/New_York",
  *    "breaker": {"min_calls": 5, "failure_ratio": 0.5,
- *                "window_seconds": 120}}
+ *                "window_seconds": 120},
+ *    "artifacts_wait_s": 600}
  *
  * Every error names the field ("config.from_numbers[1]: ..."). A draft
  * may be incomplete; starting a campaign needs the complete form.
@@ -70,6 +71,9 @@ typedef struct cxi_campaign_conf {
 	int breaker_min_calls;
 	double breaker_ratio;
 	int breaker_window_s;
+	/* How long a finished call waits for its recording, transcript and
+	 * summary before call.completed goes out without them. */
+	int artifacts_wait_s;
 } cxi_campaign_conf;
 
 /* Checks `cfg` (NULL or {} is an empty draft). complete: the fields a
