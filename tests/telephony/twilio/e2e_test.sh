@@ -7,6 +7,9 @@
 # fetched from Twilio, encrypted into the fs blob store, served by
 # GET /v1/calls/{id}/recording, and deleted at Twilio; a forged callback
 # gets 403 and changes nothing; the auth token never reaches the log.
+# Twilio gives no transcript, so the core sends the recording to the
+# deepgram plugin (against its loopback fake) and stores the transcript,
+# utterances and summary it answers.
 . "$CALLIXO_SOURCE_ROOT/tests/integration/lib.sh"
 HERE=$SRC/tests/telephony/twilio
 
@@ -17,6 +20,15 @@ LOG=$TMP/daemon.log
 export E2E_BASE=$BASE E2E_DB=$TMP/data/plugins/sqlite/callixo.db
 DB=$E2E_DB
 export CALLIXO_ADMIN_SOCKET=$TMP/data/admin.sock
+
+# The fake Deepgram runs until its stdin closes.
+DG_KEY=dg-e2e-key-0123456789
+mkfifo "$TMP/dg.in"
+$PY "$SRC/tests/transcription/deepgram/fake_deepgram.py" "$DG_KEY" \
+	<"$TMP/dg.in" >"$TMP/dg.out" 2>"$TMP/dg.log" &
+exec 7>"$TMP/dg.in"
+for _ in $(seq 1 50); do grep -q '^PORT' "$TMP/dg.out" && break; sleep 0.1; done
+DG_BASE=http://127.0.0.1:$(sed -n 's/^PORT //p' "$TMP/dg.out")
 
 cat >"$CONF" <<YAML
 server:
@@ -44,6 +56,12 @@ plugins:
       public_url: $BASE
       delete_recordings: true
       retry_backoff: 100ms
+  - name: deepgram
+    kind: transcription
+    required: true
+    settings:
+      api_key: $DG_KEY
+      api_base: $DG_BASE
 YAML
 export E2E_TWILIO_TOKEN=$TWILIO_TOKEN1
 
@@ -105,6 +123,24 @@ for _ in $(seq 1 50); do [ "$(deleted)" = True ] && break; sleep 0.1; done
 check "the recording is deleted at Twilio" test "$(deleted)" = True
 check "no temporary file left" \
 	bash -c "! ls '$TMP/data/plugins/twilio/' | grep -q '^rec-'"
+# ---- Deepgram fills in what Twilio does not give ----
+for _ in $(seq 1 100); do
+	getcall
+	[ -n "$(field summary)" ] && break
+	sleep 0.1
+done
+tr() { $PY -c 'import json, sys; t = json.load(open(sys.argv[1]))["transcript"] or {}; print(t.get(sys.argv[2]) or "")' "$TMP/call.json" "$1"; }
+check "transcript from deepgram" test "$(tr source)" = "transcription:deepgram"
+check "the transcript text is Deepgram's" test -n "$(tr text)"
+check "utterances with speakers" $PY -c 'import json, sys
+u = json.load(open(sys.argv[1]))["transcript"]["utterances"]
+sys.exit(0 if u and all("speaker" in x and x["end_ms"] >= x["start_ms"] for x in u) else 1)' "$TMP/call.json"
+check "the summary is results.summary.short" test -n "$(field summary)"
+check "Deepgram received the recording's bytes" $PY -c 'import json, sys, urllib.request
+last = json.load(urllib.request.urlopen(sys.argv[1] + "/__fake/last"))
+sys.exit(0 if last.get("body_len", 0) > 44 else 1)' "$DG_BASE"
+check "no plaintext copy left in run/" bash -c "! ls '$TMP/data/run' | grep -qv -e sock -e json"
+
 # ---- an account with its own Twilio credentials in the vault ----
 VAULT=$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H "Cookie: $COOKIE" \
 	-H 'Content-Type: application/json' -H "Origin: $BASE" \
@@ -148,4 +184,5 @@ check "the platform token cannot speak for the vault account: $FORGED" \
 	test "$FORGED" = 403
 check "the auth token is never logged" bash -c "! grep -qF '$TWILIO_TOKEN1' '$LOG'"
 check "the vault token is never logged" bash -c "! grep -qF '$TWILIO_TOKEN2' '$LOG'"
+check "the Deepgram key is never logged" bash -c "! grep -qF '$DG_KEY' '$LOG'"
 finish
