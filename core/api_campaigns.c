@@ -132,58 +132,6 @@ campaigns_create(cxi_actx *c)
 
 /* ---- GET /v1/campaigns ---- */
 
-static int
-hexval(int h)
-{
-	if (h >= '0' && h <= '9') {
-		return (h - '0');
-	}
-	if (h >= 'a' && h <= 'f') {
-		return (h - 'a' + 10);
-	}
-	if (h >= 'A' && h <= 'F') {
-		return (h - 'A' + 10);
-	}
-	return (-1);
-}
-
-/* The first value of `key` in the query string, decoded. 1 found, 0
- * absent, -1 malformed or too long. */
-static int
-qparam(const char *q, const char *key, char *out, size_t outsz)
-{
-	size_t klen = strlen(key);
-	while (q != NULL && *q != '\0') {
-		const char *end = strchr(q, '&');
-		size_t len = end != NULL ? (size_t) (end - q) : strlen(q);
-		if (len > klen && strncmp(q, key, klen) == 0 && q[klen] == '=') {
-			size_t o = 0;
-			for (size_t i = klen + 1; i < len; i++) {
-				int ch = (unsigned char) q[i];
-				if (ch == '+') {
-					ch = ' ';
-				} else if (ch == '%') {
-					if (i + 2 >= len || hexval(q[i + 1]) < 0 ||
-					    hexval(q[i + 2]) < 0) {
-						return (-1);
-					}
-					ch = hexval(q[i + 1]) * 16 +
-					    hexval(q[i + 2]);
-					i += 2;
-				}
-				if (ch == 0 || o + 1 >= outsz) {
-					return (-1);
-				}
-				out[o++] = (char) ch;
-			}
-			out[o] = '\0';
-			return (cxi_repo_utf8_ok(out, o) ? 1 : -1);
-		}
-		q = end != NULL ? end + 1 : NULL;
-	}
-	return (0);
-}
-
 static void
 campaigns_list(cxi_actx *c)
 {
@@ -191,9 +139,9 @@ campaigns_list(cxi_actx *c)
 	if (!cxi_api_auth(c) || !cxi_api_no_body(c)) {
 		return;
 	}
-	int rs = qparam(c->req->query, "status", status, sizeof(status));
-	int rc = qparam(c->req->query, "cursor", cursor, sizeof(cursor));
-	int rl = qparam(c->req->query, "limit", lim, sizeof(lim));
+	int rs = cxi_api_qparam(c->req->query, "status", status, sizeof(status));
+	int rc = cxi_api_qparam(c->req->query, "cursor", cursor, sizeof(cursor));
+	int rl = cxi_api_qparam(c->req->query, "limit", lim, sizeof(lim));
 	char *end = NULL;
 	long limit = rl == 1 ? strtol(lim, &end, 10) : 50;
 	if (rs < 0 || rc < 0 || rl < 0 || (rl == 1 && (*end != '\0' ||

@@ -21,65 +21,15 @@
 /* A lead's body: metadata may be up to 64 KiB of JSON. */
 #define LEAD_BODY_MAX (CXI_REPO_JSON_MAX + 16 * 1024)
 
-static int
-hexval(int h)
-{
-	if (h >= '0' && h <= '9') {
-		return (h - '0');
-	}
-	if (h >= 'a' && h <= 'f') {
-		return (h - 'a' + 10);
-	}
-	if (h >= 'A' && h <= 'F') {
-		return (h - 'A' + 10);
-	}
-	return (-1);
-}
-
 int
 cxi_api_leads_qparam(cxi_actx *c, const char *key, char *out, size_t outsz)
 {
-	const char *q = c->req->query;
-	size_t klen = strlen(key);
-	while (q != NULL && *q != '\0') {
-		const char *end = strchr(q, '&');
-		size_t len = end != NULL ? (size_t) (end - q) : strlen(q);
-		if (len > klen && strncmp(q, key, klen) == 0 && q[klen] == '=') {
-			size_t o = 0;
-			bool bad = false;
-			for (size_t i = klen + 1; i < len && !bad; i++) {
-				int ch = (unsigned char) q[i];
-				if (ch == '+') {
-					ch = ' ';
-				} else if (ch == '%') {
-					if (i + 2 >= len ||
-					    hexval(q[i + 1]) < 0 ||
-					    hexval(q[i + 2]) < 0) {
-						bad = true;
-						break;
-					}
-					ch = hexval(q[i + 1]) * 16 +
-					    hexval(q[i + 2]);
-					i += 2;
-				}
-				if (ch == 0 || o + 1 >= outsz) {
-					bad = true;
-					break;
-				}
-				out[o++] = (char) ch;
-			}
-			out[o] = '\0';
-			if (bad || !cxi_repo_utf8_ok(out, o)) {
-				cxi_api_error(c, 400, "invalid_query", "query "
-				    "parameter %s is malformed or too long",
-				    key);
-				return (-1);
-			}
-			return (1);
-		}
-		q = end != NULL ? end + 1 : NULL;
+	int r = cxi_api_qparam(c->req->query, key, out, outsz);
+	if (r < 0) {
+		cxi_api_error(c, 400, "invalid_query", "query parameter %s is "
+		    "malformed or too long", key);
 	}
-	return (0);
+	return (r);
 }
 
 json_t *
