@@ -15,6 +15,14 @@
 #                    twilio: /webhooks/twilio/status)
 #   BENCH_PLUGIN_SETTINGS  JSON object merged into the plugin's settings
 #                    (whatever else the plugin needs, e.g. api_base)
+#   BENCH_TWILIO_RECORDINGS  twilio only: N > 0 makes one request in N a
+#                    signed recording callback (see webhook.lua), each
+#                    queueing a download; 0 (default) sends status
+#                    callbacks only
+#   BENCH_TWILIO_RECORDING_BASE  the host of those RecordingUrls and the
+#                    plugin's api_base (default http://192.0.2.1,
+#                    unroutable, so downloads fail and the queue grows as
+#                    in a media outage); BENCH_PLUGIN_SETTINGS still wins
 #
 # What is measured: each request is a new event, signed as the provider
 # signs it (webhook.lua computes the HMAC per request, in LuaJIT):
@@ -134,6 +142,10 @@ if prov == "retell":
 else:
     s = {"account_sid": "AC00000000000000000000000000bench",
          "auth_token": key, "public_url": base}
+    if int(os.environ.get("BENCH_TWILIO_RECORDINGS") or "0") > 0:
+        # Downloads go to api_base only: point it at the recordings' host.
+        s["api_base"] = (os.environ.get("BENCH_TWILIO_RECORDING_BASE") or
+                         "http://192.0.2.1")
 s.update(json.loads(os.environ["EXTRA"]))
 c["plugins"] = [p for p in c["plugins"] if p.get("name") != prov]
 c["plugins"].append({"name": prov, "kind": "telephony", "required": True,
@@ -164,6 +176,9 @@ done
 MH=$(median $H)
 MW=$(median $W)
 echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)  host: $(nproc) cores  cmd: wrk -t2 -c64 -d$DUR, median of $ROUNDS"
+if [ "$PROVIDER" = twilio ] && [ "${BENCH_TWILIO_RECORDINGS:-0}" -gt 0 ]; then
+	echo "mix: 1 in $BENCH_TWILIO_RECORDINGS requests is a recording callback (downloads cannot succeed)"
+fi
 printf '| endpoint (same callixod, same run) | req/s (median) | runs |\n|---|---:|---|\n'
 printf '| GET /healthz | %s |%s |\n' "$MH" "$H"
 printf '| POST %s, signed %s events | %s |%s |\n' "$WPATH" "$PROVIDER" "$MW" "$W"

@@ -16,6 +16,13 @@
 --   <key> is the auth token; <public_url> must be the URL the plugin
 --   believes Twilio called (its public_url setting), since Twilio signs
 --   the full URL.
+--   With BENCH_TWILIO_RECORDINGS=N (N > 0) one request in N is instead a
+--   signed recording callback (RecordingStatus=completed) to the sibling
+--   route <path minus /status>/recording, whose RecordingUrl is on
+--   BENCH_TWILIO_RECORDING_BASE (default http://192.0.2.1, TEST-NET-1:
+--   unroutable): every such callback queues a download that cannot
+--   succeed, so the plugin's queue of pending recordings grows through
+--   the run as it does while the media host is unreachable.
 --
 -- Every request carries a fresh (call, event) pair: ids hold the start
 -- time of the run, the wrk thread and a counter, so rounds and threads
@@ -209,7 +216,8 @@ function setup(thread)
 end
 
 local provider, key, public_url, path, run_id
-local counter = 0
+local rec_every, rec_path, rec_base = 0, nil, nil
+local counter, status_n, rec_n = 0, 0, 0
 
 function init(args)
 	provider = args[1] or "retell"
@@ -228,6 +236,9 @@ function init(args)
 	local ms = now_ms()
 	run_id = tohex(math.floor(ms / 2 ^ 32), 3) .. tohex(ms % 2 ^ 32, 8)
 	tid = tid or 0
+	rec_every = tonumber(os.getenv("BENCH_TWILIO_RECORDINGS") or "0") or 0
+	rec_path = path:gsub("/status$", "") .. "/recording"
+	rec_base = os.getenv("BENCH_TWILIO_RECORDING_BASE") or "http://192.0.2.1"
 end
 
 local RETELL_EVENTS = {"call_started", "call_ended", "call_analyzed"}
@@ -285,8 +296,26 @@ local function twilio_params(n)
 	return p
 end
 
-local function twilio_request(n)
-	local p = twilio_params(n)
+-- A completed-recording callback as Twilio posts it, for a call of its
+-- own (the 'f' after the thread keeps its CallSid apart from the status
+-- stream's).
+local function twilio_recording_params(n)
+	local hexid = run_id .. tohex(tid, 3) .. "f" .. rep("0", 9) ..
+		tohex(n, 8)
+	local acc = "AC00000000000000000000000000bench"
+	return {
+		AccountSid = acc, CallSid = "CA" .. hexid,
+		RecordingSid = "RE" .. hexid, RecordingStatus = "completed",
+		RecordingUrl = rec_base .. "/2010-04-01/Accounts/" .. acc ..
+			"/Recordings/RE" .. hexid,
+		RecordingDuration = "41", RecordingChannels = "1",
+		RecordingSource = "OutboundAPI",
+		RecordingStartTime = os.date("!%a, %d %b %Y %H:%M:%S +0000"),
+		ErrorCode = "0",
+	}
+end
+
+local function twilio_request(p, path)
 	local names = {}
 	for k in pairs(p) do
 		names[#names + 1] = k
@@ -301,7 +330,8 @@ local function twilio_request(n)
 	return table.concat(form, "&"), {
 		["Content-Type"] = "application/x-www-form-urlencoded",
 		["X-Twilio-Signature"] = sig,
-		["I-Twilio-Idempotency-Token"] = fmt("%s-%d", run_id, n),
+		["I-Twilio-Idempotency-Token"] = p.CallSid .. "-" ..
+			(p.SequenceNumber or p.RecordingSid),
 	}
 end
 
@@ -317,6 +347,14 @@ function request()
 				hex(hmac(sha256, key, body .. v)),
 		}, body)
 	end
-	local body, headers = twilio_request(n)
-	return wrk.format("POST", path, headers, body)
+	local p, at = nil, path
+	if rec_every > 0 and n % rec_every == rec_every - 1 then
+		p, at = twilio_recording_params(rec_n), rec_path
+		rec_n = rec_n + 1
+	else
+		p = twilio_params(status_n)
+		status_n = status_n + 1
+	end
+	local body, headers = twilio_request(p, at)
+	return wrk.format("POST", at, headers, body)
 end

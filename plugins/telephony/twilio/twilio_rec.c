@@ -2,9 +2,10 @@
  * twilio_rec.c - recordings waiting to be fetched from Twilio.
  *
  * The recording webhook only queues work: a download can take minutes
- * and must never hold an HTTP worker. The queue is a JSON file in the
- * plugin's data_dir, rewritten atomically on every change, so a restart
- * resumes where it stopped. One worker thread takes due entries:
+ * and must never hold an HTTP worker. The queue is a journal in the
+ * plugin's data_dir (recordings.json, JSON lines, see twilio_journal.h):
+ * every change is one synced appended line, so a restart resumes where
+ * it stopped. One worker thread takes due entries:
  *   download  GET {RecordingUrl}.wav|.mp3 (Basic auth) into data_dir,
  *             hand the file to the core (call.recording), remove it;
  *   delete    (delete_recordings) DELETE the recording at Twilio.
@@ -12,8 +13,9 @@
  *
  * During a reload the old and the new instance of the plugin run side by
  * side on the same data_dir, so the file (not memory) is the truth:
- * every change happens under an flock on recordings.lock after
- * re-reading it, and an entry being worked on carries a lease so that
+ * every change happens under an flock on recordings.lock after reading
+ * the lines the other instance appended since (or the whole file after
+ * its compaction), and an entry being worked on carries a lease so that
  * only one worker fetches it.
  */
 #include <errno.h>
@@ -27,6 +29,7 @@
 #include <unistd.h>
 
 #include "twilio.h"
+#include "twilio_journal.h"
 
 #define TWILIO_REC_DONE_KEEP 512
 /* How often an idle worker looks at the file for entries another
@@ -38,9 +41,8 @@ struct twilio_rec {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool stop, running;
-	int lock_fd;     /* flock()ed around every read-modify-write */
-	json_t *pending; /* array of entries (as last read) */
-	json_t *done;    /* RecordingSids handed over, newest last */
+	int lock_fd;         /* flock()ed around every read-modify-write */
+	twilio_journal *jr;  /* the file and its index (as last synced) */
 	char path[PATH_MAX];
 };
 
@@ -60,80 +62,34 @@ str(const json_t *o, const char *k)
 	return (json_string_value(json_object_get(o, k)));
 }
 
-/* Caller holds mu. Writes a temporary file, syncs it, renames it. */
-static cx_err
-save(twilio *t)
+static bool
+flock_ex(int fd)
 {
-	twilio_rec *r = t->rec;
-	char tmp[PATH_MAX + 8];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", r->path);
-	json_t *doc = json_pack("{s:i, s:O, s:O}", "v", 1, "pending",
-	    r->pending, "done", r->done);
-	char *s = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-	json_decref(doc);
-	if (s == NULL) {
-		return (CX_ENOMEM);
-	}
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	size_t len = strlen(s), off = 0;
-	bool ok = fd >= 0;
-	while (ok && off < len) {
-		ssize_t n = write(fd, s + off, len - off);
-		if (n < 0 && errno == EINTR) {
-			continue;
+	while (flock(fd, LOCK_EX) != 0) {
+		if (errno != EINTR) {
+			return (false);
 		}
-		ok = n > 0;
-		off += ok ? (size_t) n : 0;
 	}
-	ok = ok && fsync(fd) == 0;
-	if (fd >= 0 && close(fd) != 0) {
-		ok = false;
-	}
-	ok = ok && rename(tmp, r->path) == 0;
-	free(s);
-	if (!ok) {
-		t->host->log(t->host, CX_LOG_ERROR, "twilio: cannot write the "
-		    "recording queue %s: %s", r->path, strerror(errno));
-		unlink(tmp);
-		return (CX_EIO);
-	}
-	return (CX_OK);
+	return (true);
 }
 
-/* Caller holds mu. Replaces the in-memory lists with the file's. */
-static cx_err
-load(twilio *t)
-{
-	twilio_rec *r = t->rec;
-	json_error_t je;
-	json_t *doc = json_load_file(r->path, 0, &je);
-	if (doc == NULL && access(r->path, F_OK) == 0) {
-		t->host->log(t->host, CX_LOG_ERROR, "twilio: %s is unreadable "
-		    "(%s)", r->path, je.text);
-		return (CX_EIO);
-	}
-	json_t *p = json_object_get(doc, "pending");
-	json_t *d = json_object_get(doc, "done");
-	json_decref(r->pending);
-	json_decref(r->done);
-	r->pending = json_is_array(p) ? json_incref(p) : json_array();
-	r->done = json_is_array(d) ? json_incref(d) : json_array();
-	json_decref(doc);
-	return (r->pending && r->done ? CX_OK : CX_ENOMEM);
-}
-
-/* Caller holds mu: takes the file lock and re-reads the file. */
+/* Caller holds mu: takes the file lock and catches up with what other
+ * instances appended (a few lines, not the whole file). */
 static cx_err
 file_lock(twilio *t)
 {
-	while (flock(t->rec->lock_fd, LOCK_EX) != 0) {
-		if (errno != EINTR) {
-			return (CX_EIO);
-		}
+	twilio_rec *r = t->rec;
+	char err[256];
+	if (!flock_ex(r->lock_fd)) {
+		return (CX_EIO);
 	}
-	cx_err e = load(t);
+	cx_err e = twilio_jr_sync(r->jr, err, sizeof(err));
+	if (err[0] != '\0') {
+		t->host->log(t->host, e == CX_OK ? CX_LOG_WARN : CX_LOG_ERROR,
+		    "twilio: recording queue: %s", err);
+	}
 	if (e != CX_OK) {
-		flock(t->rec->lock_fd, LOCK_UN);
+		flock(r->lock_fd, LOCK_UN);
 	}
 	return (e);
 }
@@ -144,22 +100,13 @@ file_unlock(twilio *t)
 	flock(t->rec->lock_fd, LOCK_UN);
 }
 
-static json_t *
-find(json_t *arr, const char *sid, size_t *at)
+static void
+log_io(twilio *t, cx_err e)
 {
-	size_t i;
-	json_t *e;
-	json_array_foreach(arr, i, e) {
-		const char *s = json_is_string(e) ? json_string_value(e) :
-		                                    str(e, "recording_sid");
-		if (s != NULL && strcmp(s, sid) == 0) {
-			if (at != NULL) {
-				*at = i;
-			}
-			return (e);
-		}
+	if (e != CX_OK) {
+		t->host->log(t->host, CX_LOG_ERROR, "twilio: cannot write the "
+		    "recording queue %s: %s", t->rec->path, cx_strerror(e));
 	}
-	return (NULL);
 }
 
 cx_err
@@ -192,10 +139,9 @@ twilio_rec_add(twilio *t, const twilio_form *f, const char *call_id)
 	pthread_mutex_lock(&r->mu);
 	cx_err rv = file_lock(t);
 	if (rv == CX_OK) {
-		if (find(r->pending, re, NULL) == NULL &&
-		    find(r->done, re, NULL) == NULL) {
-			json_array_append(r->pending, e);
-			rv = save(t);
+		if (!twilio_jr_known(r->jr, re)) {
+			rv = twilio_jr_put(r->jr, e);
+			log_io(t, rv);
 			pthread_cond_broadcast(&r->cv);
 		}
 		file_unlock(t);
@@ -339,41 +285,47 @@ static void
 settle(twilio *t, const char *sid, rec_result res)
 {
 	twilio_rec *r = t->rec;
-	size_t at;
 	if (file_lock(t) != CX_OK) {
 		return; /* the lease runs out and the entry is tried again */
 	}
-	json_t *e = find(r->pending, sid, &at);
+	const json_t *cur = twilio_jr_get(r->jr, sid);
+	if (cur == NULL) {
+		file_unlock(t);
+		return;
+	}
+	/* Changed on a copy: the journal's job changes only once the
+	 * line describing its new state is on disk. */
+	json_t *e = json_deep_copy(cur);
 	if (e == NULL) {
 		file_unlock(t);
 		return;
 	}
 	json_object_del(e, "lease_until");
 	json_int_t n = json_integer_value(json_object_get(e, "attempts")) + 1;
+	cx_err rv;
 	if (res == REC_DONE) {
-		json_array_append_new(r->done, json_string(sid));
-		while (json_array_size(r->done) > TWILIO_REC_DONE_KEEP) {
-			json_array_remove(r->done, 0);
-		}
-		json_array_remove(r->pending, at);
+		rv = twilio_jr_done(r->jr, sid);
 		t->host->metric_add(t->host, "recordings_total", 1);
 	} else if (res == REC_NEXT) {
 		json_object_set_new(e, "stage", json_string("delete"));
 		json_object_set_new(e, "attempts", json_integer(0));
+		rv = twilio_jr_put(r->jr, e);
 	} else if (n >= t->max_attempts) {
 		t->host->log(t->host, CX_LOG_ERROR, "twilio: giving up on "
 		    "recording %s (%s) after %lld attempts", sid,
 		    str(e, "stage"), (long long) n);
 		t->host->metric_add(t->host, "recordings_failed_total", 1);
-		json_array_remove(r->pending, at);
+		rv = twilio_jr_drop(r->jr, sid);
 	} else {
 		int sh = n > 16 ? 16 : (int) n - 1;
 		int64_t d = (int64_t) t->retry_backoff_ms << sh;
 		d = d > 3600000 ? 3600000 : d;
 		json_object_set_new(e, "attempts", json_integer(n));
 		json_object_set_new(e, "next_ms", json_integer(now_ms() + d));
+		rv = twilio_jr_put(r->jr, e);
 	}
-	(void) save(t);
+	log_io(t, rv);
+	json_decref(e);
 	file_unlock(t);
 }
 
@@ -388,26 +340,19 @@ take_due(twilio *t, int64_t *next)
 	if (file_lock(t) != CX_OK) {
 		return (NULL);
 	}
-	json_t *due = NULL, *e;
-	size_t i;
-	json_array_foreach(r->pending, i, e) {
-		int64_t at = json_integer_value(json_object_get(e, "next_ms"));
-		int64_t lease = json_integer_value(json_object_get(e,
-		    "lease_until"));
-		at = lease > at ? lease : at;
-		if (at <= now && due == NULL) {
-			due = e;
-		} else if (at > now && at < *next) {
-			*next = at;
-		}
-	}
-	json_t *copy = NULL;
-	if (due != NULL) {
+	json_t *due = twilio_jr_due(r->jr, now, next);
+	json_t *copy = due != NULL ? json_deep_copy(due) : NULL;
+	if (copy != NULL) {
 		/* Longer than any download may take: a lease left by a
 		 * crashed worker only delays the retry. */
 		int64_t lease = now + 2 * (t->http_timeout_ms * 30 + 60000);
-		json_object_set_new(due, "lease_until", json_integer(lease));
-		copy = save(t) == CX_OK ? json_deep_copy(due) : NULL;
+		json_object_set_new(copy, "lease_until", json_integer(lease));
+		cx_err rv = twilio_jr_put(r->jr, copy);
+		log_io(t, rv);
+		if (rv != CX_OK) {
+			json_decref(copy);
+			copy = NULL;
+		}
 	}
 	file_unlock(t);
 	return (copy);
@@ -461,20 +406,24 @@ twilio_rec_start(twilio *t)
 		    "%s", lpath, strerror(errno));
 		return (CX_EIO);
 	}
-	pthread_mutex_lock(&r->mu);
-	cx_err e = file_lock(t);
-	if (e == CX_OK) {
-		file_unlock(t);
+	if (!flock_ex(r->lock_fd)) {
+		return (CX_EIO);
 	}
-	pthread_mutex_unlock(&r->mu);
+	char err[256];
+	cx_err e = twilio_jr_open(r->path, TWILIO_REC_DONE_KEEP, &r->jr, err,
+	    sizeof(err));
+	flock(r->lock_fd, LOCK_UN);
+	if (err[0] != '\0') {
+		t->host->log(t->host, e == CX_OK ? CX_LOG_WARN : CX_LOG_ERROR,
+		    "twilio: recording queue: %s", err);
+	}
 	if (e != CX_OK) {
 		/* Refuse to start rather than overwrite and lose them. */
 		return (e);
 	}
-	if (json_array_size(r->pending) > 0) {
+	if (twilio_jr_pending(r->jr) > 0) {
 		t->host->log(t->host, CX_LOG_INFO, "twilio: resuming %zu "
-		    "recording(s) from %s", json_array_size(r->pending),
-		    r->path);
+		    "recording(s) from %s", twilio_jr_pending(r->jr), r->path);
 	}
 	if (pthread_create(&r->th, NULL, worker, t) != 0) {
 		return (CX_EIO);
@@ -509,8 +458,7 @@ twilio_rec_stop(twilio *t)
 	if (r->lock_fd >= 0) {
 		close(r->lock_fd);
 	}
-	json_decref(r->pending);
-	json_decref(r->done);
+	twilio_jr_close(r->jr);
 	pthread_mutex_destroy(&r->mu);
 	pthread_cond_destroy(&r->cv);
 	free(r);
