@@ -7,8 +7,9 @@
  * retell_sig.c     x-retell-signature parsing and checking (fuzzed)
  * retell_event.c   webhook JSON -> call.event (fuzzed)
  * retell_hook.c    the /webhooks/<name> handler
- * retell_rec.c     recording downloads on a worker thread, pending list
- *                  kept in data_dir across restarts
+ * retell_rec.c     recording downloads on a worker thread
+ * retell_recq.c    the jobs' journal in data_dir (retell_recq.h), and
+ * retell_recq_index.c  their index and heaps in memory
  *
  * The wire format follows retell-sdk 5.66.1 (src/resources/call.ts,
  * src/lib/webhook_auth.ts) and docs.retellai.com.
