@@ -175,6 +175,26 @@ store(cxi_callevents *ev, const char *call, json_t *sys)
 	ce_after_flush(ev, &j.after);
 }
 
+/* The account's own key for the transcription provider (the vault
+ * entry named after the plugin instance, "default"), if it has one:
+ * the platform's key in the plugin settings serves the others. */
+static void
+add_credentials(cxi_callevents *ev, const char *plugin, const char *acct,
+    json_t *req)
+{
+	cxi_db db;
+	json_t *fields = NULL;
+	if (acct == NULL || ev->cl == NULL || ev->cl->api == NULL ||
+	    !cxi_manager_db_hold(ev->mgr, &db)) {
+		return;
+	}
+	if (cxi_api_vault_credentials(ev->cl->api, &db, acct, plugin, NULL,
+	        &fields) == CX_OK) {
+		json_object_set_new(req, "credentials", fields);
+	}
+	cxi_manager_unhold(ev->mgr);
+}
+
 /* One call: copy, ask, store or schedule the next try. */
 static void
 transcribe_one(cxi_callevents *ev, const char *plugin, const json_t *call)
@@ -191,6 +211,10 @@ transcribe_one(cxi_callevents *ev, const char *plugin, const json_t *call)
 		json_t *req = json_pack("{s:i, s:s, s:s, s:s}", "v", 1,
 		    "call_id", id, "path", path, "content_type",
 		    ctype != NULL ? ctype : "audio/wav");
+		if (req != NULL) {
+			add_credentials(ev, plugin, json_string_value(
+			    json_object_get(call, "account_id")), req);
+		}
 		rv = cxi_manager_call(ev->mgr, plugin, CX_SVC_TRANSCRIBE,
 		    json_string_value(json_object_get(call, "account_id")),
 		    req, CX_TRANSCRIBE_TIMEOUT_MS, &reply);

@@ -9,7 +9,10 @@
  *    CX_SVC_TRANSCRIBE {"v":1, "call_id":"call_...",
  *        "path":"<a plaintext copy of the recording, readable by the
  *                 plugin, removed by the core after the reply>",
- *        "content_type":"audio/wav", "language":"en"?}
+ *        "content_type":"audio/wav", "language":"en"?,
+ *        "credentials":{"api_key":"..."}?  (the account's vault entry
+ *            for this plugin's instance name, when it has one; else use
+ *            the plugin settings)}
  *      -> {"transcript":{"text":"...", "utterances":[{"speaker":"0",
  *             "text":"...", "start_ms":0, "end_ms":1200}]},
  *          "summary":"..." | null, "request_id":"..."}

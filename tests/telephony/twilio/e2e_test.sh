@@ -147,6 +147,12 @@ VAULT=$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H "Cookie: $COOKIE" \
 	--data-binary "{\"account_sid\":\"$TWILIO_SID2\",\"auth_token\":\"$TWILIO_TOKEN2\"}" \
 	"$BASE/v1/credentials/twilio")
 check "vault entry stored: $VAULT" test "$VAULT" = 201
+DG_ACCOUNT_KEY=dg-account-key-0123456789
+VAULT=$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H "Cookie: $COOKIE" \
+	-H 'Content-Type: application/json' -H "Origin: $BASE" \
+	--data-binary "{\"api_key\":\"$DG_ACCOUNT_KEY\"}" \
+	"$BASE/v1/credentials/deepgram")
+check "deepgram vault entry stored: $VAULT" test "$VAULT" = 201
 # Stored credentials must still open seconds later (a Fernet ttl of 0
 # once refused every token sealed before the current second).
 sleep 1.2
@@ -163,6 +169,14 @@ for _ in $(seq 1 100); do
 	sleep 0.1
 done
 check "its recording, fetched with the vault credentials: $CODE" test "$CODE" = 200
+dg_auth() { $PY -c 'import json, sys, urllib.request
+print(json.load(urllib.request.urlopen(sys.argv[1] + "/__fake/last")).get("authorization") or "")' "$DG_BASE"; }
+for _ in $(seq 1 100); do
+	[ "$(dg_auth)" = "Token $DG_ACCOUNT_KEY" ] && break
+	sleep 0.1
+done
+check "its transcription uses the account's own Deepgram key" \
+	test "$(dg_auth)" = "Token $DG_ACCOUNT_KEY"
 # Signed with the platform token, for the vault account's call: refused.
 $PY - "$SID2" "$CALL2" >"$TMP/forged" <<'PYEOF'
 import base64, hashlib, hmac, os, sys, urllib.parse
@@ -184,5 +198,5 @@ check "the platform token cannot speak for the vault account: $FORGED" \
 	test "$FORGED" = 403
 check "the auth token is never logged" bash -c "! grep -qF '$TWILIO_TOKEN1' '$LOG'"
 check "the vault token is never logged" bash -c "! grep -qF '$TWILIO_TOKEN2' '$LOG'"
-check "the Deepgram key is never logged" bash -c "! grep -qF '$DG_KEY' '$LOG'"
+check "the Deepgram keys are never logged" bash -c "! grep -qF -e '$DG_KEY' -e '$DG_ACCOUNT_KEY' '$LOG'"
 finish
