@@ -11,23 +11,10 @@ fail() {
 	echo "s3_harness: FAIL: $*" >&2
 	exit 1
 }
-command -v node >/dev/null && command -v npm >/dev/null ||
-	fail "node and npm are required for the S3 tests" \
-		"(apt-get install -y nodejs npm, or run .ci/deps)"
+. "$(dirname "$0")/../npm_cache.sh"
 cache=${CALLIXO_S3RVER_CACHE:-$HOME/.cache/callixo-s3rver}
+npm_cached s3_harness s3rver 3 "$cache"
 bin=$cache/node_modules/.bin/s3rver
-if [ ! -x "$bin" ]; then
-	echo "s3_harness: installing s3rver@3 into $cache" >&2
-	mkdir -p "$cache" || fail "cannot create $cache"
-	npmlog=$(mktemp /tmp/cxnpm.XXXXXX)
-	if ! npm install --prefix "$cache" --no-audit --no-fund \
-		s3rver@3 >"$npmlog" 2>&1; then
-		tail -n 20 "$npmlog" >&2
-		rm -f "$npmlog"
-		fail "npm install s3rver@3 failed (see npm's output above)"
-	fi
-	rm -f "$npmlog"
-fi
 dir=$(mktemp -d /tmp/cxs3rver.XXXXXX) || fail "mktemp"
 pid=
 cleanup() {

@@ -12,24 +12,10 @@ fail() {
 	exit 1
 }
 here=$(cd "$(dirname "$0")" && pwd)
-command -v node >/dev/null && command -v npm >/dev/null ||
-	fail "node and npm are required for the Retell tests" \
-		"(apt-get install -y nodejs npm, or run .ci/deps)"
+. "$here/../../npm_cache.sh"
 sdk_version=5.66.1
 cache=${CALLIXO_RETELL_SDK_CACHE:-$HOME/.cache/callixo-retell-sdk}
-if ! grep -qs "\"version\": \"$sdk_version\"" \
-	"$cache/node_modules/retell-sdk/package.json"; then
-	echo "retell_harness: installing retell-sdk@$sdk_version into $cache" >&2
-	mkdir -p "$cache" || fail "cannot create $cache"
-	npmlog=$(mktemp /tmp/cxnpm.XXXXXX)
-	if ! npm install --prefix "$cache" --no-audit --no-fund \
-		"retell-sdk@$sdk_version" >"$npmlog" 2>&1; then
-		tail -n 20 "$npmlog" >&2
-		rm -f "$npmlog"
-		fail "npm install retell-sdk@$sdk_version failed"
-	fi
-	rm -f "$npmlog"
-fi
+npm_cached retell_harness retell-sdk "$sdk_version" "$cache"
 dir=$(mktemp -d /tmp/cxretell.XXXXXX) || fail "mktemp"
 pid=
 cleanup() {

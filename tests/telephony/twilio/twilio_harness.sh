@@ -13,22 +13,9 @@ fail() {
 	exit 1
 }
 here=$(cd "$(dirname "$0")" && pwd)
-command -v node >/dev/null && command -v npm >/dev/null ||
-	fail "node and npm are required for the Twilio tests" \
-		"(apt-get install -y nodejs npm, or run .ci/deps)"
+. "$here/../../npm_cache.sh"
 cache=${CALLIXO_TWILIO_CACHE:-$HOME/.cache/callixo-twilio}
-if [ ! -f "$cache/node_modules/twilio/package.json" ]; then
-	echo "twilio_harness: installing twilio@6.2.0 into $cache" >&2
-	mkdir -p "$cache" || fail "cannot create $cache"
-	npmlog=$(mktemp "${TMPDIR:-/tmp}/cxnpm.XXXXXX")
-	if ! npm install --prefix "$cache" --no-audit --no-fund \
-		twilio@6.2.0 >"$npmlog" 2>&1; then
-		tail -n 20 "$npmlog" >&2
-		rm -f "$npmlog"
-		fail "npm install twilio@6.2.0 failed (see npm's output above)"
-	fi
-	rm -f "$npmlog"
-fi
+npm_cached twilio_harness twilio 6.2.0 "$cache"
 dir=$(mktemp -d "${TMPDIR:-/tmp}/cxtwfake.XXXXXX") || fail "mktemp"
 pid=
 cleanup() {
